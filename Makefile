@@ -1,0 +1,34 @@
+# One command each: `make book` (the main job), `make test` (the tests). Both set up first.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SSLOSERVE_DATA ?= $(abspath ../shared/data)
+
+.PHONY: setup test book lab lint clean quick
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	SSLOSERVE_QUICK=1 $(BIN)/python -m pytest
+
+book: setup
+	$(BIN)/python -m ssloserve.book build
+
+lab: setup
+	$(BIN)/pip install --quiet -e .[lab]
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf book/_build book/_static/vendor .pytest_cache .ruff_cache

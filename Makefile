@@ -24,7 +24,7 @@ test: setup lint
 	SSLOSERVE_QUICK=1 $(BIN)/python -m pytest
 
 book: setup
-	$(BIN)/python -m ssloserve.book build
+	$(BIN)/python book/build.py
 
 lab: setup
 	$(BIN)/pip install --quiet -e .[lab]

@@ -169,9 +169,7 @@ class Pipeline:
         try:
             return self._stages[name]
         except KeyError:
-            raise PipelineError(
-                f"no stage {name!r}; the stages are {list(self._stages)}"
-            ) from None
+            raise PipelineError(f"no stage {name!r}; the stages are {list(self._stages)}") from None
 
     def predecessors(self, name: str) -> tuple[str, ...]:
         return tuple(self.graph.predecessors(name))
@@ -181,7 +179,9 @@ class Pipeline:
 
     def is_chain(self) -> bool:
         """True when every stage has at most one predecessor and one successor."""
-        return all(self.graph.in_degree(n) <= 1 and self.graph.out_degree(n) <= 1 for n in self.graph)
+        return all(
+            self.graph.in_degree(n) <= 1 and self.graph.out_degree(n) <= 1 for n in self.graph
+        )
 
     def paths(self) -> list[tuple[str, ...]]:
         """Every source-to-sink path, as tuples of stage names."""
@@ -306,8 +306,12 @@ class Config:
         """Every stage on its default variant, at that variant's cores."""
         return cls(
             {
-                n: StageConfig(pipeline.stage(n).variants[0].name, replicas,
-                               pipeline.stage(n).variants[0].cores, batch)
+                n: StageConfig(
+                    pipeline.stage(n).variants[0].name,
+                    replicas,
+                    pipeline.stage(n).variants[0].cores,
+                    batch,
+                )
                 for n in pipeline.order
             }
         )

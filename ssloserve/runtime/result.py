@@ -1,0 +1,220 @@
+"""The one record every runtime returns: per-request outcomes, a timeline, and a summary.
+
+Columnar (numpy arrays), so hours of trace (tens of millions of requests) fit in memory.
+Chapter: 00_tour explains it; every chapter reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["STATUSES", "REASONS", "SERVED", "LATE", "DROPPED", "PENDING", "RequestLog", "Result"]
+
+#: Status codes stored in ``requests["status"]``; every request ends in exactly one.
+STATUSES = ("served", "late", "dropped")
+SERVED, LATE, DROPPED = 0, 1, 2
+PENDING = -1  # only while a run is in progress; never in a returned Result
+
+#: Reason codes stored in ``requests["reason"]`` (0 for served / late requests).
+REASONS = (
+    "",  # served or late: no reason needed
+    "deadline_passed",  # dropped: its deadline passed while it waited
+    "cannot_finish",  # dropped: its deadline is nearer than the service time of its batch
+    "k_slo",  # dropped: it waited longer than k x SLO
+    "replica_crash",  # its replica died and it was not retried
+    "queue_full",  # no room in the queue
+    "interrupted",  # the run was stopped (Ctrl-C) before it finished
+    "no_replica",  # its stage had zero replicas at the end of the run
+)
+
+
+class RequestLog:
+    """A builder of per-request columns that a runtime fills as requests move.
+
+    Parameters
+    ----------
+    arrival_s : arrival times (seconds from the start), sorted
+    deadline_s : arrival + the request's own budget
+    stages : stage names in topological order
+
+    Examples
+    --------
+    >>> log = RequestLog(np.array([0.0, 0.1]), np.array([0.5, 0.6]), ["a"])
+    >>> log.stage_done("a", 0, queue_s=0.0, start_s=0.0, finish_s=0.2, replica=0)
+    >>> log.finish(0, 0.2); log.drop(1, "deadline_passed", 0.6)
+    >>> r = log.to_result("sim", stages=["a"])
+    >>> r.summary()["violation_pct"]
+    50.0
+    """
+
+    def __init__(self, arrival_s, deadline_s, stages):
+        self.arrival_s = np.asarray(arrival_s, dtype=float)
+        n = len(self.arrival_s)
+        self.deadline_s = np.asarray(deadline_s, dtype=float)
+        self.finish_s = np.full(n, np.nan)
+        self.status = np.full(n, PENDING, dtype=np.int8)
+        self.reason = np.zeros(n, dtype=np.int8)
+        self.accuracy = np.full(n, np.nan)
+        self.stages = list(stages)
+        self.stage_cols = {
+            s: {
+                "queue_s": np.full(n, np.nan),
+                "start_s": np.full(n, np.nan),
+                "finish_s": np.full(n, np.nan),
+                "replica": np.full(n, -1, dtype=np.int32),
+                "batch": np.zeros(n, dtype=np.int16),
+            }
+            for s in self.stages
+        }
+
+    def __len__(self) -> int:
+        return len(self.arrival_s)
+
+    def stage_done(self, stage, i, *, queue_s, start_s, finish_s, replica, batch=1):
+        """Record request ``i``'s pass through ``stage`` (times in seconds)."""
+        cols = self.stage_cols[stage]
+        cols["queue_s"][i] = queue_s
+        cols["start_s"][i] = start_s
+        cols["finish_s"][i] = finish_s
+        cols["replica"][i] = replica
+        cols["batch"][i] = batch
+
+    def finish(self, i, t_s, accuracy=np.nan):
+        """Request ``i`` left the sink at ``t_s``: served if on time, else late."""
+        self.finish_s[i] = t_s
+        self.status[i] = SERVED if t_s <= self.deadline_s[i] + 1e-12 else LATE
+        self.accuracy[i] = accuracy
+
+    def drop(self, i, reason: str, t_s=np.nan):
+        """Request ``i`` was dropped for ``reason`` (one of :data:`REASONS`)."""
+        self.status[i] = DROPPED
+        self.reason[i] = REASONS.index(reason)
+        self.finish_s[i] = np.nan
+        self._drop_t = t_s
+
+    def pending(self) -> np.ndarray:
+        """Indices of requests that have no final status yet."""
+        return np.flatnonzero(self.status == PENDING)
+
+    def to_result(self, runtime, *, stages=None, timeline=None, events=None, meta=None) -> Result:
+        """Freeze into a :class:`Result`; every request must have a final status."""
+        left = self.pending()
+        if len(left):
+            raise RuntimeError(
+                f"{len(left)} request(s) have no final status (first: {left[:5].tolist()}); "
+                "a runtime must end every request as served, late or dropped"
+            )
+        return Result(
+            runtime=runtime,
+            stages=tuple(stages or self.stages),
+            requests={
+                "arrival_s": self.arrival_s,
+                "deadline_s": self.deadline_s,
+                "finish_s": self.finish_s,
+                "status": self.status,
+                "reason": self.reason,
+                "accuracy": self.accuracy,
+            },
+            stage_records=self.stage_cols,
+            timeline=timeline if timeline is not None else pd.DataFrame(),
+            events=events if events is not None else pd.DataFrame(),
+            meta=dict(meta or {}),
+        )
+
+
+@dataclass
+class Result:
+    """What ``ssloserve.run`` returns, whatever the runtime.
+
+    Attributes
+    ----------
+    runtime : ``"sim"``, ``"emu"`` or ``"ray"``
+    stages : stage names in topological order
+    requests : columns ``arrival_s, deadline_s, finish_s, status, reason, accuracy`` (one row a request)
+    stage_records : per stage, columns ``queue_s, start_s, finish_s, replica, batch``
+    timeline : one row per adaptation interval: at least ``t_s``, ``rate_rps``, ``cores``
+        and ``config`` (the :class:`~ssloserve.pipeline.Config` in force)
+    events : actuation events: ``t_s, stage, kind, state, detail``
+    meta : anything else (core-limit backend, seed, wall time, ``interrupted``)
+    """
+
+    runtime: str
+    stages: tuple[str, ...]
+    requests: dict
+    stage_records: dict
+    timeline: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.requests["arrival_s"])
+
+    @property
+    def latency_ms(self) -> np.ndarray:
+        """End-to-end latency (ms) of each request; NaN for dropped ones."""
+        return (self.requests["finish_s"] - self.requests["arrival_s"]) * 1000.0
+
+    def counts(self) -> dict:
+        """Requests per status."""
+        st = self.requests["status"]
+        return {name: int((st == code).sum()) for code, name in enumerate(STATUSES)}
+
+    def requests_df(self) -> pd.DataFrame:
+        """The per-request columns as a DataFrame (status and reason as strings)."""
+        df = pd.DataFrame({k: v for k, v in self.requests.items()})
+        df["status"] = pd.Categorical.from_codes(self.requests["status"], STATUSES)
+        df["reason"] = pd.Categorical.from_codes(self.requests["reason"], REASONS)
+        df["latency_ms"] = self.latency_ms
+        return df
+
+    def core_seconds(self) -> float:
+        """Integral of cores in use over the run (from the timeline)."""
+        tl = self.timeline
+        if tl is None or len(tl) == 0 or "cores" not in tl:
+            return float("nan")
+        t = tl["t_s"].to_numpy(dtype=float)
+        end = self.meta.get("end_s")
+        if end is None:
+            fin = self.requests["finish_s"]
+            end = float(np.nanmax(fin)) if np.isfinite(fin).any() else t[-1]
+            end = max(end, t[-1])
+        dt = np.diff(np.append(t, end))
+        return float(np.sum(tl["cores"].to_numpy(dtype=float) * np.clip(dt, 0, None)))
+
+    def per_second(self) -> pd.DataFrame:
+        """Per second of arrival: requests, served, late, dropped and violation %."""
+        sec = np.floor(self.requests["arrival_s"]).astype(np.int64)
+        st = self.requests["status"]
+        df = pd.DataFrame({"second": sec, "status": st})
+        out = df.groupby("second")["status"].agg(
+            requests="size",
+            served=lambda s: int((s == SERVED).sum()),
+            late=lambda s: int((s == LATE).sum()),
+            dropped=lambda s: int((s == DROPPED).sum()),
+        )
+        out["violation_pct"] = 100.0 * (out["late"] + out["dropped"]) / out["requests"]
+        return out.reset_index()
+
+    def summary(self) -> dict:
+        """SLO violation %, p50/p95/p99 latency (ms), core-seconds, dropped %, mean accuracy."""
+        n = len(self)
+        c = self.counts()
+        lat = self.latency_ms
+        done = lat[np.isfinite(lat)]
+        pct = (lambda q: float(np.percentile(done, q))) if len(done) else (lambda q: float("nan"))
+        acc = self.requests["accuracy"]
+        acc = acc[np.isfinite(acc)]
+        return {
+            "requests": n,
+            **c,
+            "violation_pct": 100.0 * (c["late"] + c["dropped"]) / n if n else 0.0,
+            "p50_ms": pct(50),
+            "p95_ms": pct(95),
+            "p99_ms": pct(99),
+            "core_seconds": self.core_seconds(),
+            "dropped_pct": 100.0 * c["dropped"] / n if n else 0.0,
+            "mean_accuracy": float(acc.mean()) if len(acc) else float("nan"),
+        }

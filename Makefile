@@ -3,6 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 export SSLOSERVE_DATA ?= $(abspath ../shared/data)
 
 .PHONY: setup test book lab lint clean quick
@@ -21,7 +22,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: setup lint
-	SSLOSERVE_QUICK=1 $(BIN)/python -m pytest
+	SSLOSERVE_QUICK=1 $(BIN)/python -m pytest $(NBVAL)
 
 book: setup
 	$(BIN)/python book/build.py

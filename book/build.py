@@ -1,0 +1,313 @@
+"""Build the ssloserve book offline: ``python book/build.py [--out DIR]``.
+
+Steps, each idempotent:
+
+1. Vendor the JavaScript the pages need into ``book/_static/vendor/`` (git-ignored; a
+   cache keyed by versions in ``VERSIONS.json``): require.js and
+   ``@jupyter-widgets/html-manager`` from the npm registry (``npm pack``, needs network
+   the first time only) and the Vega, Vega-Lite and Vega-Embed bundle from
+   ``vl-convert-python`` (wrapped in a function scope so it cannot clash with
+   require.js). MathJax comes from the ``sphinx-mathjax-offline`` package at build time.
+2. Assemble the book source in ``OUT/src``: ``_config.yml``, ``intro.md``, the
+   extension in ``_ext/`` and a copy of every ``notebooks/NN_*.ipynb`` as
+   ``chapters/NN_*.ipynb``; write ``_toc.yml`` from the chapters found, so a new chapter
+   needs no edit here.
+3. Run Sphinx through Jupyter Book v1 (notebooks are not executed: committed outputs)
+   and write the site to ``OUT/html`` (default ``book/_build/html``).
+
+Nothing is fetched from a CDN when a page is viewed: ``tests/test_book.py`` checks the
+HTML and opens it in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parent
+ROOT = BOOK.parent
+NOTEBOOKS = ROOT / "notebooks"
+VENDOR = BOOK / "_static" / "vendor"
+DEFAULT_OUT = BOOK / "_build"
+
+REQUIREJS = "requirejs@2.3.8"
+HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"  # the manager for ipywidgets 8.1
+UNWANTED_EXTENSIONS = ("sphinx_thebe",)
+CHAPTER_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
+VEGA_MIME_RE = re.compile(r"^application/vnd\.vega(lite)?\.v\d+\+json$")
+
+__all__ = ["build", "vendor", "assemble", "chapters", "main"]
+
+
+def _log(msg: str) -> None:
+    print(f"[book] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- vendoring
+
+
+def _versions() -> dict[str, str]:
+    import vl_convert as vlc
+
+    return {
+        "requirejs": REQUIREJS,
+        "html-manager": HTML_MANAGER,
+        "vl-convert-python": vlc.__version__,
+    }
+
+
+def _npm_pack(spec: str, tmp: Path) -> Path:
+    """Download one npm package tarball (no dependencies) and unpack it; return its dir."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(f"npm is needed once to vendor {spec} (install Node.js)")
+    out = subprocess.run(
+        [npm, "pack", "--silent", spec],
+        cwd=tmp,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    tgz = tmp / out[-1]
+    dest = tmp / tgz.stem
+    with tarfile.open(tgz) as tf:
+        tf.extractall(dest, filter="data")
+    return dest / "package"
+
+
+VEGA_GLUE = """
+/* ssloserve: make the bundle usable by Altair's HTML output and by data-vega-spec divs. */
+(function () {
+  "use strict";
+  var vega = window.vega, vegaLite = window.vegaLite, vegaEmbed = window.vegaEmbed;
+  /* Altair's HTML template skips loading a library whose version is recorded here. */
+  var dbg = (window.VEGA_DEBUG = window.VEGA_DEBUG || {});
+  dbg.vega_version = vega.version.split(".")[0];
+  dbg.vegalite_version = vegaLite.version;
+  dbg.vegaembed_version = vegaEmbed.version.split(".")[0];
+  /* With require.js on the page Altair asks AMD for "vega-embed": answer locally. */
+  if (typeof window.define === "function" && window.define.amd) {
+    window.define("vega", [], function () { return vega; });
+    window.define("vega-lite", [], function () { return vegaLite; });
+    window.define("vega-embed", [], function () { return vegaEmbed; });
+  }
+  function renderAll() {
+    document.querySelectorAll("div[data-vega-spec]").forEach(function (el) {
+      if (el.getAttribute("data-vega-rendered")) { return; }
+      el.setAttribute("data-vega-rendered", "1");
+      var spec = JSON.parse(el.getAttribute("data-vega-spec"));
+      var mode = el.getAttribute("data-vega-mode") || "vega-lite";
+      vegaEmbed(el, spec, { mode: mode, renderer: "svg" }).catch(function (err) {
+        el.textContent = "Chart failed to render: " + err.message;
+        console.error(err);
+      });
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", renderAll);
+  } else {
+    renderAll();
+  }
+})();
+"""
+
+
+def _vega_bundle() -> str:
+    import vl_convert as vlc
+
+    bundle = vlc.javascript_bundle()
+    header = (
+        f"/* Vega {vlc.get_vega_version()}, Vega-Lite (latest in vl-convert-python "
+        f"{vlc.__version__}) and Vega-Embed {vlc.get_vega_embed_version()}, bundled by "
+        "vl_convert.javascript_bundle(). Wrapped in a function scope: its top-level names "
+        "stay private and it cannot see require.js's define. Licenses: BSD-3-Clause. */\n"
+    )
+    wrapped = (
+        "(function (define, require, requirejs, module, exports) {\n"
+        + bundle
+        + "\n}).call(window);\n"
+    )
+    return header + wrapped + VEGA_GLUE
+
+
+def vendor(dest: Path = VENDOR, force: bool = False) -> Path:
+    """Fill ``dest`` with the page JavaScript unless it already holds these versions."""
+    versions = _versions()
+    stamp = dest / "VERSIONS.json"
+    if not force and stamp.is_file() and json.loads(stamp.read_text()) == versions:
+        return dest
+    _log(f"vendoring JavaScript into {dest}")
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "vega").mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        req = _npm_pack(REQUIREJS, tmp)
+        shutil.copy2(req / "require.js", dest / "require.js")
+        mgr = _npm_pack(HTML_MANAGER, tmp)
+        shutil.copytree(
+            mgr / "dist",
+            dest / "html-manager",
+            ignore=shutil.ignore_patterns("*.map", "embed.js", "libembed-amd.js"),
+        )
+        for lic in ("LICENSE", "LICENSE.md"):
+            if (mgr / lic).is_file():
+                shutil.copy2(mgr / lic, dest / "html-manager" / "LICENSE")
+    (dest / "vega" / "vega-bundle.js").write_text(_vega_bundle(), encoding="utf8")
+    (dest / "npm").mkdir()
+    (dest / "npm" / "README.txt").write_text(
+        "Third-party widget modules would be looked up here; none are vendored.\n"
+    )
+    stamp.write_text(json.dumps(versions, indent=1))
+    return dest
+
+
+# --------------------------------------------------------------------------- source
+
+
+def chapters(notebooks: Path = NOTEBOOKS) -> list[Path]:
+    """The chapter notebooks ``NN_topic.ipynb`` in ``notebooks``, in order."""
+    if not notebooks.is_dir():
+        return []
+    return sorted(p for p in notebooks.iterdir() if CHAPTER_RE.match(p.name))
+
+
+def _vega_div(mime: str, spec: object) -> str:
+    mode = "vega-lite" if "vegalite" in mime else "vega"
+    data = html.escape(json.dumps(spec), quote=True)
+    return f'<div class="vega-embed ssloserve-vega" data-vega-mode="{mode}" data-vega-spec="{data}"></div>'
+
+
+def _prepare_notebook(src: Path, dest: Path) -> None:
+    """Copy a chapter, turning Vega(-Lite) mimetype outputs into divs the bundle renders."""
+    nb = json.loads(src.read_text(encoding="utf8"))
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            data = out.get("data")
+            if not data or "text/html" in data or "image/svg+xml" in data:
+                continue
+            for mime in list(data):
+                if VEGA_MIME_RE.match(mime):
+                    data["text/html"] = _vega_div(mime, data[mime])
+                    break
+    dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf8")
+
+
+def _toc(names: list[str]) -> str:
+    lines = [
+        "# Generated by book/build.py from notebooks/NN_*.ipynb; do not edit.",
+        "format: jb-book",
+        "root: intro",
+    ]
+    if names:
+        lines.append("chapters:")
+        lines += [f"  - file: chapters/{n}" for n in names]
+    return "\n".join(lines) + "\n"
+
+
+def assemble(src: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
+    """Write the book source into ``src`` (replacing it); return the chapter names."""
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    for name in ("_config.yml", "intro.md"):
+        shutil.copy2(BOOK / name, src / name)
+    shutil.copytree(BOOK / "_ext", src / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    static = BOOK / "_static"
+    if static.is_dir():
+        # Everything but the vendored cache: Jupyter Book loads every .js/.css found here.
+        shutil.copytree(static, src / "_static", ignore=shutil.ignore_patterns("vendor"))
+    (src / "chapters").mkdir()
+    names = []
+    for nb in chapters(notebooks):
+        _prepare_notebook(nb, src / "chapters" / nb.name)
+        names.append(nb.stem)
+    if not names:  # a toctree directive with nothing under it is a Sphinx warning
+        intro = src / "intro.md"
+        text = intro.read_text(encoding="utf8").replace(
+            "```{tableofcontents}\n```", "No chapter has been published yet."
+        )
+        intro.write_text(text, encoding="utf8")
+    (src / "_toc.yml").write_text(_toc(names))
+    return names
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(
+    out: Path = DEFAULT_OUT,
+    notebooks: Path = NOTEBOOKS,
+    strict: bool = False,
+    quiet: bool = True,
+) -> Path:
+    """Build the site into ``out/html`` and return that folder.
+
+    Raises ``RuntimeError`` when Sphinx reports failure (with ``strict``, any warning).
+    """
+    out = Path(out).resolve()
+    vendor_dir = vendor()
+    src = out / "src"
+    names = assemble(src, notebooks)
+    _log(f"{len(names)} chapter(s): {', '.join(names) or 'none yet'}")
+    html_dir = out / "html"
+    if html_dir.exists():
+        shutil.rmtree(html_dir)
+    sys.path.insert(0, str(src / "_ext"))
+    from jupyter_book.config import get_final_config
+    from jupyter_book.sphinx import build_sphinx
+
+    overrides = {
+        "external_toc_path": str(src / "_toc.yml"),
+        "latex_individualpages": False,
+        "ssloserve_vendor_dir": str(vendor_dir),
+    }
+    config, _ = get_final_config(
+        user_yaml=src / "_config.yml", cli_config=dict(overrides), sourcedir=src
+    )
+    # Jupyter Book always loads sphinx_thebe, which points every page at unpkg.com for
+    # live code; a static offline book has no kernel to connect to.
+    overrides["extensions"] = [e for e in config["extensions"] if e not in UNWANTED_EXTENSIONS]
+    result = build_sphinx(
+        str(src),
+        str(html_dir),
+        noconfig=True,
+        path_config=str(src / "_config.yml"),
+        confoverrides=overrides,
+        doctreedir=str(out / "doctrees"),
+        builder="html",
+        freshenv=True,
+        warningiserror=strict,
+        keep_going=strict,
+        quiet=quiet,
+    )
+    if result != 0:
+        raise RuntimeError(f"Sphinx failed ({result!r}); see the messages above")
+    return html_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="writes OUT/html")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS)
+    parser.add_argument("--strict", action="store_true", help="fail on Sphinx warnings")
+    parser.add_argument("--vendor-only", action="store_true")
+    args = parser.parse_args(argv)
+    if args.vendor_only:
+        vendor()
+        return 0
+    html_dir = build(args.out, args.notebooks, strict=args.strict, quiet=True)
+    _log(f"site written to {html_dir} (open {html_dir / 'index.html'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

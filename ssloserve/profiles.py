@@ -5,13 +5,36 @@ Chapters: every chapter uses it; 00_tour introduces it.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from .errors import ProfileError
+from .data import data_path
+from .errors import ProfileError, TraceFormatError
 
-__all__ = ["LatencyModel", "fit_latency_model"]
+__all__ = [
+    "LatencyModel",
+    "fit_latency_model",
+    "LatencyTable",
+    "sponge_grid",
+    "yolov5s_grid",
+    "infadapter_capacity",
+    "biscale_latency_models",
+    "biscale_settings",
+    "accuracy_table",
+    "accuracy_menu",
+    "resnet_slowdown",
+    "video_variants",
+]
+
+SPONGE_GRID = "profiling/sponge_latency_batch_cores.csv"
+YOLOV5S_GRID = "profiling/yolov5s_p95_latency_batch_cores.csv"
+INFADAPTER = "profiling/infadapter_resnet_cpu_capacity_Feb21.csv"
+BISCALE = "profiling/biscale_latency_models.csv"
+ACCURACIES = "profiling/ipa_model_variant_accuracies.yaml"
 
 
 @dataclass(frozen=True)
@@ -123,3 +146,428 @@ def fit_latency_model(batches, cores, latencies_ms) -> LatencyModel:
         mape=float(np.mean(err / y) * 100.0),
         max_error_ms=float(err.max()),
     )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+class LatencyTable:
+    """A measured latency grid (batch b, cores c) -> ms, with ``.latency(b, c)``.
+
+    Batches must be measured ones. Cores between two measured core counts are interpolated
+    linearly in ``1/c`` (the latency model is linear in ``1/c``, so this is exact where the
+    model holds); cores outside the measured range, or an unmeasured batch, raise
+    :class:`~ssloserve.errors.ProfileError` naming the measured values.
+
+    Parameters
+    ----------
+    batches, cores, latencies_ms : equal-length sequences, one entry per measured point
+    name : the model's name
+
+    Examples
+    --------
+    >>> t = LatencyTable([1, 1, 2, 2], [1, 4, 1, 4], [40.0, 16.0, 70.0, 25.0], name="toy")
+    >>> t.latency(2, 4)
+    25.0
+    >>> t.latency(1, 2)  # halfway in 1/c between c = 1 and c = 4
+    24.0
+    >>> t.latency(3, 1)
+    Traceback (most recent call last):
+    ...
+    ssloserve.errors.ProfileError: toy: batch 3 is not in the table (measured: [1, 2])
+    """
+
+    def __init__(self, batches, cores, latencies_ms, name: str = "table"):
+        b = np.asarray(batches, dtype=float).ravel()
+        c = np.asarray(cores, dtype=float).ravel()
+        y = np.asarray(latencies_ms, dtype=float).ravel()
+        if not (len(b) == len(c) == len(y)) or len(b) == 0:
+            raise ProfileError(f"{name}: batches, cores and latencies must be equal, non-empty")
+        if not np.isfinite(y).all() or (y <= 0).any():
+            raise ProfileError(f"{name}: latencies must be positive numbers")
+        self.name = name
+        self._grid: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        for bb in np.unique(b):
+            sel = b == bb
+            order = np.argsort(c[sel])
+            cs, ys = c[sel][order], y[sel][order]
+            if len(np.unique(cs)) != len(cs):
+                raise ProfileError(f"{name}: batch {bb:g} has a core count measured twice")
+            self._grid[float(bb)] = (cs, ys)
+        self.points = (b, c, y)
+
+    @property
+    def batches(self) -> list[int]:
+        """Measured batch sizes."""
+        return [int(x) for x in self._grid]
+
+    @property
+    def cores(self) -> list[float]:
+        """Core counts measured for any batch."""
+        return sorted({float(x) for cs, _ in self._grid.values() for x in cs})
+
+    def _one(self, b: float, c: float) -> float:
+        if float(b) not in self._grid:
+            raise ProfileError(
+                f"{self.name}: batch {b:g} is not in the table (measured: {self.batches})"
+            )
+        cs, ys = self._grid[float(b)]
+        if c < cs[0] - 1e-9 or c > cs[-1] + 1e-9:
+            raise ProfileError(
+                f"{self.name}: {c:g} cores is outside the measured range {cs[0]:g}-{cs[-1]:g} "
+                f"for batch {b:g}"
+            )
+        # interpolate in 1/c: np.interp needs increasing x, and 1/c decreases with c
+        return float(np.interp(1.0 / c, (1.0 / cs)[::-1], ys[::-1]))
+
+    def latency(self, b, c):
+        """Latency in ms of batch ``b`` on ``c`` cores (scalars or arrays)."""
+        bb, cc = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(c, dtype=float))
+        out = np.array([self._one(x, z) for x, z in zip(bb.ravel(), cc.ravel(), strict=True)])
+        out = out.reshape(bb.shape)
+        return float(out) if out.ndim == 0 else out
+
+    def throughput(self, b, c):
+        """Requests per second of one replica, 1000 b / l(b, c)."""
+        out = 1000.0 * np.asarray(b, dtype=float) / np.asarray(self.latency(b, c))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def fit(self) -> LatencyModel:
+        """Least-squares :class:`LatencyModel` through the measured points."""
+        return fit_latency_model(*self.points)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy form: columns model, batch, cores, latency_ms."""
+        b, c, y = self.points
+        return pd.DataFrame(
+            {"model": self.name, "batch": b.astype(int), "cores": c, "latency_ms": y}
+        )
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, name: str | None = None) -> LatencyTable:
+        """From a tidy frame with columns batch, cores, latency_ms (and optionally model)."""
+        if name is None:
+            name = str(df["model"].iloc[0]) if "model" in df.columns and len(df) else "table"
+        return cls(df["batch"], df["cores"], df["latency_ms"], name=name)
+
+    def __repr__(self) -> str:
+        return f"LatencyTable({self.name!r}, batches={self.batches}, cores={self.cores})"
+
+
+def _read_numeric_csv(path, numeric: list[str], text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV, checking every row: errors name the file and the (1-based) line."""
+    path = Path(path)
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise TraceFormatError("empty file", path=path) from None
+        header = [h.strip() for h in header]
+        missing = [c for c in (*numeric, *text) if c not in header]
+        if missing:
+            raise TraceFormatError(
+                f"missing column(s) {missing}; header is {header}", path=path, line=1
+            )
+        idx = {c: header.index(c) for c in (*numeric, *text)}
+        rows = []
+        for row in reader:
+            line = reader.line_num
+            if not any(x.strip() for x in row):
+                continue
+            if len(row) < len(header):
+                raise TraceFormatError(
+                    f"{len(row)} cells, expected {len(header)} (missing cell)", path=path, line=line
+                )
+            rec = {}
+            for c in numeric:
+                cell = row[idx[c]].strip()
+                try:
+                    rec[c] = float(cell) if cell != "" else float("nan")
+                except ValueError:
+                    raise TraceFormatError(
+                        f"column {c!r}: not a number: {cell[:30]!r}", path=path, line=line
+                    ) from None
+            for c in text:
+                rec[c] = row[idx[c]].strip()
+            rec["_line"] = line
+            rows.append(rec)
+    if not rows:
+        raise TraceFormatError("no data rows", path=path)
+    return pd.DataFrame(rows)
+
+
+def _require(df: pd.DataFrame, cols: list[str], path) -> None:
+    for c in cols:
+        bad = df[c].isna()
+        if bad.any():
+            raise TraceFormatError(
+                f"column {c!r} is empty", path=path, line=int(df["_line"][bad].iloc[0])
+            )
+
+
+def _grid(relpath: str, model: str, path=None) -> pd.DataFrame:
+    p = Path(path) if path is not None else data_path(relpath)
+    df = _read_numeric_csv(p, ["batch_size", "cpu_cores", "latency_s"])
+    _require(df, ["batch_size", "cpu_cores", "latency_s"], p)
+    bad = df.latency_s <= 0
+    if bad.any():
+        raise TraceFormatError("latency must be positive", path=p, line=int(df._line[bad].iloc[0]))
+    return pd.DataFrame(
+        {
+            "model": model,
+            "batch": df.batch_size.astype(int),
+            "cores": df.cpu_cores.astype(float),
+            "latency_ms": df.latency_s * 1000.0,
+        }
+    )
+
+
+def sponge_grid(path=None) -> pd.DataFrame:
+    """Sponge's measured latency grid (b in 1-16, c in 1-32), seconds converted to ms.
+
+    The Sponge notebook does not label the model; its configs serve YOLOv5n (see
+    ``profiling/SOURCE.md``), so ``model`` is ``"yolov5n (sponge)"``. Fitting it gives
+    PAPERS.md 0.1's parameters (chapter 02_sponge).
+
+    Returns
+    -------
+    DataFrame with columns model, batch, cores, latency_ms (30 rows).
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data(SPONGE_GRID):
+    ...     m = LatencyTable.from_frame(sponge_grid()).fit()
+    ...     print(round(m.gamma, 1), round(m.delta, 1), round(m.epsilon, 1), round(m.mape))
+    ... else:
+    ...     print(18.3, 4.5, 45.7, 13)
+    18.3 4.5 45.7 13
+    """
+    return _grid(SPONGE_GRID, "yolov5n (sponge)", path)
+
+
+def yolov5s_grid(path=None) -> pd.DataFrame:
+    """YOLOv5s p95 latency grid (b in 1-8, c in 1-16), ms; columns model, batch, cores, latency_ms.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> len(yolov5s_grid()) if has_data(YOLOV5S_GRID) else 20
+    20
+    """
+    return _grid(YOLOV5S_GRID, "yolov5s", path)
+
+
+def infadapter_capacity(path=None) -> pd.DataFrame:
+    """InfAdapter's ResNet CPU capacity table in tidy form (TF-Serving, batch 1, 1-20 cores).
+
+    Returns
+    -------
+    DataFrame with columns model (``"resnet18"`` ...), batch, cores, sla_ms, latency_ms (the
+    p99 at capacity; NaN when not even 1 RPS met the SLA), capacity_rps (highest RPS whose
+    p99 meets the SLA) and saturation_rps (peak throughput). 400 rows.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data(INFADAPTER):
+    ...     d = infadapter_capacity(); r = d[(d.model == "resnet18") & (d.sla_ms == 750)]
+    ...     print(r.set_index("cores").capacity_rps[[1, 4, 8, 16]].tolist())
+    ... else:
+    ...     print([19.0, 90.0, 190.0, 385.0])
+    [19.0, 90.0, 190.0, 385.0]
+    """
+    p = Path(path) if path is not None else data_path(INFADAPTER)
+    cols = ["CPU", "ARCH", "BATCH", "SLA", "p99_latency", "capacity", "saturation_tp"]
+    df = _read_numeric_csv(p, cols)
+    _require(df, ["CPU", "ARCH", "BATCH", "SLA", "capacity", "saturation_tp"], p)
+    return pd.DataFrame(
+        {
+            "model": "resnet" + df.ARCH.astype(int).astype(str),
+            "batch": df.BATCH.astype(int),
+            "cores": df.CPU.astype(float),
+            "sla_ms": df.SLA.astype(float),
+            "latency_ms": df.p99_latency,
+            "capacity_rps": df.capacity,
+            "saturation_rps": df.saturation_tp,
+        }
+    )
+
+
+def biscale_latency_models(path=None) -> dict[tuple[str, str], LatencyModel]:
+    """Biscale's published l(b, c) fits, keyed by (pipeline, stage) (chapter 04_biscale).
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data(BISCALE):
+    ...     m = biscale_latency_models()[("video", "video-classifier")]
+    ...     print(round(m.gamma, 1), round(m.parallel_fraction(1), 2))
+    ... else:
+    ...     print(34.7, 0.77)
+    34.7 0.77
+    """
+    p = Path(path) if path is not None else data_path(BISCALE)
+    df = _read_numeric_csv(p, ["gamma", "delta", "epsilon", "eta"], text=("pipeline", "stage"))
+    _require(df, ["gamma", "delta", "epsilon", "eta"], p)
+    return {
+        (r.pipeline, r.stage): LatencyModel(r.gamma, r.delta, r.epsilon, r.eta)
+        for r in df.itertuples()
+    }
+
+
+def biscale_settings(path=None) -> dict[str, dict[str, float]]:
+    """Per Biscale pipeline its SLO (ms) and maximum batch, from the same table.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> biscale_settings()["video"] if has_data(BISCALE) else {"slo_ms": 780.0, "max_batch": 8}
+    {'slo_ms': 780.0, 'max_batch': 8}
+    """
+    p = Path(path) if path is not None else data_path(BISCALE)
+    df = _read_numeric_csv(p, ["slo_ms", "max_batch"], text=("pipeline",))
+    _require(df, ["slo_ms", "max_batch"], p)
+    return {
+        r.pipeline: {"slo_ms": float(r.slo_ms), "max_batch": int(r.max_batch)}
+        for r in df.itertuples()
+    }
+
+
+def accuracy_table(path=None) -> pd.DataFrame:
+    """Every published accuracy in IPA's table, as published: pipeline, task, variant, value.
+
+    Values keep IPA's units (percent; minus WER for speech recognition).
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data(ACCURACIES):
+    ...     d = accuracy_table(); print(d[d.variant == "yolov5s"].value.iloc[0])
+    ... else:
+    ...     print(56.8)
+    56.8
+    """
+    import yaml
+
+    p = Path(path) if path is not None else data_path(ACCURACIES)
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise TraceFormatError(f"not valid YAML: {e.problem}", path=p, line=line) from None
+    if not isinstance(doc, dict):
+        raise TraceFormatError("expected a mapping pipeline -> task -> variant -> value", path=p)
+    rows = []
+    for pipe, tasks in doc.items():
+        for task, variants in (tasks or {}).items():
+            for var, val in (variants or {}).items():
+                if not isinstance(val, int | float) or isinstance(val, bool):
+                    raise TraceFormatError(
+                        f"{pipe}/{task}/{var}: accuracy {val!r} is not a number", path=p
+                    )
+                rows.append((str(pipe), str(task), str(var), float(val)))
+    return pd.DataFrame(rows, columns=["pipeline", "task", "variant", "value"])
+
+
+def accuracy_menu(path=None) -> dict[str, dict[str, float]]:
+    """Published accuracies of the video pipeline's menus, as fractions (chapter 03_ipa).
+
+    ``detector``: YOLOv5 n/s/m/l/x COCO mAP; ``classifier``: ResNet 18/34/50/101/152
+    ImageNet top-1; both in increasing accuracy.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data(ACCURACIES):
+    ...     m = accuracy_menu(); print(m["detector"]["yolov5n"], m["classifier"]["resnet152"])
+    ... else:
+    ...     print(0.457, 0.7831)
+    0.457 0.7831
+    """
+    d = accuracy_table(path)
+    video = d[d.pipeline == "video"]
+    out = {}
+    for key, task in (("detector", "crop"), ("classifier", "classification")):
+        rows = video[video.task == task].sort_values("value")
+        if rows.empty:
+            raise TraceFormatError(f"no video/{task} accuracies", path=path or ACCURACIES)
+        out[key] = {r.variant: round(r.value / 100.0, 6) for r in rows.itertuples()}
+    return out
+
+
+def resnet_slowdown(path=None) -> dict[str, float]:
+    """How much slower each ResNet is than ResNet18, from InfAdapter's measurements.
+
+    The ratio is ``saturation_rps(resnet18) / saturation_rps(resnetN)`` at the same cores
+    and SLA, median over the 80 (cores, SLA) pairs.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data(INFADAPTER):
+    ...     print({k: round(v, 2) for k, v in resnet_slowdown().items()})
+    ... else:
+    ...     print({'resnet18': 1.0, 'resnet34': 1.73, 'resnet50': 2.23, 'resnet101': 3.7,
+    ...            'resnet152': 5.23})
+    {'resnet18': 1.0, 'resnet34': 1.73, 'resnet50': 2.23, 'resnet101': 3.7, 'resnet152': 5.23}
+    """
+    d = infadapter_capacity(path)
+    wide = d.pivot_table(index=["cores", "sla_ms"], columns="model", values="saturation_rps")
+    ratio = wide.rdiv(wide["resnet18"], axis=0)
+    order = sorted(ratio.columns, key=lambda m: int(m.removeprefix("resnet")))
+    return {m: float(ratio[m].median()) for m in order}
+
+
+def video_variants(cores: float = 1.0):
+    """The video pipeline's variant menus (detector, classifier) with fitted latency models.
+
+    Choice (chapter 03_ipa): the published Biscale fits for YOLOv5n and ResNet18 are the
+    smallest variants. A bigger ResNet's model is ResNet18's with all four parameters
+    multiplied by its measured slowdown (:func:`resnet_slowdown`, InfAdapter, TF-Serving on
+    CPU). No public profile covers YOLOv5 m/l/x, so the k-th YOLOv5 variant borrows the
+    k-th ResNet's slowdown (n 1.0, s 1.73, m 2.23, l 3.70, x 5.23). For comparison, the
+    measured YOLOv5s grid is 3.3-6.2x slower than Sponge's (likely YOLOv5n) grid on other
+    hardware, so the detector menu is, if anything, optimistic about the big variants.
+
+    Parameters
+    ----------
+    cores : each variant's default cores per replica
+
+    Returns
+    -------
+    ``(detectors, classifiers)``: two lists of :class:`ssloserve.pipeline.Variant`, in
+    increasing accuracy; accuracies from :func:`accuracy_menu`.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> if has_data("profiling"):
+    ...     det, cls = video_variants()
+    ...     print([v.name for v in det][-1], round(cls[0].latency_ms(1, 1), 1))
+    ... else:
+    ...     print("yolov5x", 70.5)
+    yolov5x 70.5
+    """
+    from .pipeline import Variant
+
+    acc = accuracy_menu()
+    fits = biscale_latency_models()
+    slow = list(resnet_slowdown().items())
+    base = {
+        "detector": fits[("video", "video-detector")],
+        "classifier": fits[("video", "video-classifier")],
+    }
+    out = []
+    for key in ("detector", "classifier"):
+        names = list(acc[key])
+        if len(names) != len(slow):
+            raise ProfileError(f"{key}: {len(names)} variants but {len(slow)} slowdown ratios")
+        m0 = base[key]
+        menu = []
+        for (name, a), (_, k) in zip(acc[key].items(), slow, strict=True):
+            lat = LatencyModel(m0.gamma * k, m0.delta * k, m0.epsilon * k, m0.eta * k)
+            menu.append(Variant(name, a, lat, cores=cores))
+        out.append(menu)
+    return out[0], out[1]

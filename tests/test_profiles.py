@@ -1,0 +1,179 @@
+"""Tests of the profile tables and loaders in ssloserve.profiles (PAPERS.md 0.1, 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ssloserve import profiles as pr
+from ssloserve.data import has_data
+from ssloserve.errors import DataNotFoundError, ProfileError, TraceFormatError
+from ssloserve.pipeline import Variant
+
+real_profiles = pytest.mark.skipif(
+    not has_data("profiling"), reason="profiling tables absent ($SSLOSERVE_DATA)"
+)
+
+
+# ----------------------------------------------------------------------------- LatencyTable
+
+
+def test_table_exact_points_and_interpolation():
+    m = pr.LatencyModel(20.0, 5.0, 40.0, 2.0)
+    b = [1, 1, 1, 4, 4, 4]
+    c = [1, 2, 8, 1, 2, 8]
+    t = pr.LatencyTable(b, c, m.latency(b, c), name="m")
+    assert t.latency(4, 2) == pytest.approx(m.latency(4, 2))
+    # the model is linear in 1/c, so interpolating in 1/c is exact between measured cores
+    assert t.latency(1, 4) == pytest.approx(m.latency(1, 4))
+    assert np.allclose(t.latency([1, 4], [3, 5]), m.latency([1, 4], [3, 5]))
+    assert t.throughput(4, 8) == pytest.approx(m.throughput(4, 8))
+    assert t.batches == [1, 4] and t.cores == [1.0, 2.0, 8.0]
+
+
+def test_table_refuses_unmeasured_points():
+    t = pr.LatencyTable([1, 1, 2, 2], [1, 4, 1, 4], [40.0, 16.0, 70.0, 25.0], name="toy")
+    with pytest.raises(ProfileError, match="batch 3 is not in the table"):
+        t.latency(3, 1)
+    with pytest.raises(ProfileError, match="outside the measured range 1-4"):
+        t.latency(1, 8)
+    with pytest.raises(ProfileError):
+        pr.LatencyTable([1], [1], [-2.0])
+
+
+def test_table_fit_roundtrip_and_frame():
+    true = pr.LatencyModel(18.0, 4.5, 45.0, 1.2)
+    b, c = np.meshgrid([1, 2, 4, 8], [1, 2, 4])
+    t = pr.LatencyTable(b.ravel(), c.ravel(), true.latency(b.ravel(), c.ravel()), name="x")
+    fit = t.fit()
+    assert np.allclose(fit.params, true.params)
+    t2 = pr.LatencyTable.from_frame(t.to_frame())
+    assert t2.name == "x" and t2.latency(8, 4) == pytest.approx(t.latency(8, 4))
+
+
+def test_table_serves_as_variant_latency():
+    t = pr.LatencyTable([1, 1], [1, 2], [100.0, 60.0], name="v")
+    v = Variant("v", 0.5, t, cores=2)
+    assert v.latency_ms(1) == 60.0 and v.throughput_rps(1) == pytest.approx(1000 / 60)
+
+
+# ----------------------------------------------------------------------------- bad tables
+
+
+def test_bad_grid_names_file_and_line(tmp_path):
+    f = tmp_path / "g.csv"
+    f.write_text("batch_size,cpu_cores,latency_s\n1,1,0.05\n1,2,abc\n")
+    with pytest.raises(TraceFormatError) as e:
+        pr.sponge_grid(f)
+    assert e.value.line == 3 and e.value.path == f and "not a number" in str(e.value)
+    f.write_text("batch_size,cpu_cores,latency_s\n1,1,0.05\n2,1\n")
+    with pytest.raises(TraceFormatError, match="missing cell") as e:
+        pr.yolov5s_grid(f)
+    assert e.value.line == 3
+    f.write_text("batch_size,cpu_cores,latency_s\n1,1,\n")
+    with pytest.raises(TraceFormatError, match="empty") as e:
+        pr.sponge_grid(f)
+    assert e.value.line == 2
+    f.write_text("batch,cores\n1,1\n")
+    with pytest.raises(TraceFormatError, match="missing column"):
+        pr.sponge_grid(f)
+    f.write_text("")
+    with pytest.raises(TraceFormatError, match="empty file"):
+        pr.sponge_grid(f)
+
+
+def test_bad_biscale_and_yaml(tmp_path):
+    f = tmp_path / "b.csv"
+    f.write_text(
+        "pipeline,stage,slo_ms,max_batch,gamma,delta,epsilon,eta\nvideo,det,780,8,1,2,x,4\n"
+    )
+    with pytest.raises(TraceFormatError, match="'epsilon'") as e:
+        pr.biscale_latency_models(f)
+    assert e.value.line == 2
+    y = tmp_path / "a.yaml"
+    y.write_text("video:\n  crop:\n    yolov5n: [45\n")
+    with pytest.raises(TraceFormatError) as e:
+        pr.accuracy_table(y)
+    assert e.value.line is not None
+    y.write_text("video:\n  crop:\n    yolov5n: high\n")
+    with pytest.raises(TraceFormatError, match="not a number"):
+        pr.accuracy_table(y)
+
+
+def test_missing_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    with pytest.raises(DataNotFoundError, match="saeid93/sponge"):
+        pr.sponge_grid()
+
+
+# ----------------------------------------------------------------------------- real tables
+
+
+@real_profiles
+def test_sponge_fit_matches_papers():
+    """PAPERS.md 0.1: gamma ~18.3, delta ~4.5, epsilon ~45.6, eta 1.0-1.5, MAPE ~12 %.
+
+    The grid is fixed data and the fit is deterministic least squares, so the only slack
+    needed is for the one-decimal rounding of the published numbers: we allow 2 % on
+    gamma, delta and epsilon (measured: 18.29, 4.47, 45.73), eta in [1.0, 1.6] (measured
+    1.52; PAPERS.md gives a range) and MAPE in [11 %, 14 %] (measured 12.6 %)."""
+    g = pr.sponge_grid()
+    assert len(g) == 30 and g.latency_ms.min() == pytest.approx(12.402)
+    m = pr.LatencyTable.from_frame(g).fit()
+    assert m.gamma == pytest.approx(18.3, rel=0.02)
+    assert m.delta == pytest.approx(4.5, rel=0.02)
+    assert m.epsilon == pytest.approx(45.6, rel=0.02)
+    assert 1.0 <= m.eta <= 1.6
+    assert 11.0 <= m.mape <= 14.0
+
+
+@real_profiles
+def test_yolov5s_grid_and_fit():
+    g = pr.yolov5s_grid()
+    assert sorted(g.batch.unique()) == [1, 2, 4, 8] and sorted(g.cores.unique()) == [1, 2, 4, 8, 16]
+    t = pr.LatencyTable.from_frame(g)
+    assert t.latency(1, 1) == pytest.approx(151.6)
+    assert t.fit().mape < 10  # a good fit: measured 5.7 %
+
+
+@real_profiles
+def test_infadapter_capacity_is_tidy_and_monotone_in_accuracy():
+    d = pr.infadapter_capacity()
+    assert len(d) == 400 and set(d.model) == {f"resnet{k}" for k in (18, 34, 50, 101, 152)}
+    assert d.latency_ms.isna().sum() == 9
+    slow = pr.resnet_slowdown()
+    vals = list(slow.values())
+    assert vals[0] == 1.0 and all(a < b for a, b in zip(vals, vals[1:], strict=False))
+
+
+@real_profiles
+def test_biscale_models_match_papers():
+    fits = pr.biscale_latency_models()
+    assert len(fits) == 7
+    det, cls = fits[("video", "video-detector")], fits[("video", "video-classifier")]
+    assert det.parallel_fraction(1) == pytest.approx(0.875, abs=0.005)
+    assert cls.parallel_fraction(1) == pytest.approx(0.77, abs=0.005)
+    assert pr.biscale_settings()["nlp"] == {"slo_ms": 2550.0, "max_batch": 4}
+
+
+@real_profiles
+def test_accuracy_menu_fractions():
+    m = pr.accuracy_menu()
+    assert list(m["detector"]) == ["yolov5n", "yolov5s", "yolov5m", "yolov5l", "yolov5x"]
+    assert list(m["detector"].values()) == [0.457, 0.568, 0.641, 0.673, 0.689]
+    assert list(m["classifier"].values()) == [0.6975, 0.7331, 0.7613, 0.7737, 0.7831]
+
+
+@real_profiles
+def test_video_variants():
+    det, cls = pr.video_variants()
+    assert [v.name for v in cls] == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+    # the smallest variants are Biscale's published fits, unscaled
+    assert det[0].latency.params == pr.biscale_latency_models()[("video", "video-detector")].params
+    # bigger variants are slower and more accurate at every batch and core count
+    for menu in (det, cls):
+        for a, b in zip(menu, menu[1:], strict=False):
+            assert b.accuracy > a.accuracy
+            for bb, cc in [(1, 1), (4, 2), (8, 16)]:
+                assert b.latency_ms(bb, cc) > a.latency_ms(bb, cc)

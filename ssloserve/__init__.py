@@ -1,4 +1,11 @@
 """ssloserve: SLO-aware inference serving, taught by re-implementing the techniques of
-K. Razavi's thesis (FA2, Sponge, IPA, Biscale, NetNN) as small composable functions."""
+K. Razavi's thesis (FA2, Sponge, IPA, Biscale, NetNN) as small composable functions.
+
+``ssloserve.run(pipeline, workload, policy, runtime="sim"|"emu")`` runs one experiment.
+"""
+
+from .runtime.api import RunOptions, run
 
 __version__ = "0.1.0"
+
+__all__ = ["run", "RunOptions", "__version__"]

@@ -1,6 +1,7 @@
-"""One experiment API over three runtimes: ``run(pipeline, workload, policy, runtime=...)``."""
+"""One experiment API over the runtimes: ``run(pipeline, workload, policy, runtime=...)``."""
 
+from .api import RunOptions, run
 from .observation import Observation
 from .result import REASONS, STATUSES, RequestLog, Result
 
-__all__ = ["Observation", "Result", "RequestLog", "STATUSES", "REASONS"]
+__all__ = ["run", "RunOptions", "Observation", "Result", "RequestLog", "STATUSES", "REASONS"]

@@ -95,6 +95,16 @@ class RequestLog:
         self.finish_s[i] = np.nan
         self._drop_t = t_s
 
+    def truncate(self, n: int) -> None:
+        """Keep only the first ``n`` requests (a run stopped before the others arrived)."""
+        self.arrival_s = self.arrival_s[:n]
+        self.deadline_s = self.deadline_s[:n]
+        self.finish_s = self.finish_s[:n]
+        self.status = self.status[:n]
+        self.reason = self.reason[:n]
+        self.accuracy = self.accuracy[:n]
+        self.stage_cols = {s: {k: v[:n] for k, v in c.items()} for s, c in self.stage_cols.items()}
+
     def pending(self) -> np.ndarray:
         """Indices of requests that have no final status yet."""
         return np.flatnonzero(self.status == PENDING)
@@ -171,7 +181,10 @@ class Result:
         return df
 
     def core_seconds(self) -> float:
-        """Integral of cores in use over the run (from the timeline)."""
+        """Integral of cores in use over the run (``meta["core_seconds"]`` when the runtime
+        measured it exactly, else from the timeline)."""
+        if "core_seconds" in self.meta:
+            return float(self.meta["core_seconds"])
         tl = self.timeline
         if tl is None or len(tl) == 0 or "cores" not in tl:
             return float("nan")

@@ -1,0 +1,276 @@
+"""The experiment API: ``run(pipeline, workload, policy, runtime="sim"|"emu", ...)``.
+
+Chapter: 00_tour. Every runtime reads the same :class:`RunOptions` and the helpers here
+(workload arrays, the initial config, checking a policy's config), so one set of arguments
+means the same experiment in the simulator and in the emulator.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from ..errors import ConfigError, PipelineError, PolicyError, TraceFormatError
+from ..pipeline import Config, Pipeline
+from .observation import Observation
+from .result import Result
+
+__all__ = [
+    "RunOptions",
+    "run",
+    "RUNTIMES",
+    "SERVICE_KINDS",
+    "EMU_COLD_START_S",
+    "EMU_RESIZE_DELAY_MS",
+    "workload_arrays",
+    "initial_config",
+    "checked_config",
+    "as_policy",
+]
+
+#: Runtimes ``run`` knows.
+RUNTIMES = ("sim", "emu")
+#: Service-time models of the simulator (the emulator measures real service times).
+SERVICE_KINDS = ("deterministic", "exponential", "lognormal")
+
+#: Cold start of a new replica (s): the emulator's spawn + torch import + model load on
+#: this class of machine (spawned Python process importing torch, about 1.5-2.5 s). The
+#: simulator's default, so sim and emu agree unless told otherwise.
+EMU_COLD_START_S = 2.0
+#: In-place vertical resize (ms): a cgroup write plus changing the torch thread count at
+#: the next batch boundary in the emulator.
+EMU_RESIZE_DELAY_MS = 5.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options every runtime understands (the same meaning in ``"sim"`` and ``"emu"``).
+
+    Attributes
+    ----------
+    seed : seed of everything random in the runtime (service-time draws in the simulator)
+    queue : ``"fifo"`` or ``"edf"`` (earliest deadline first; deadline = arrival + budget)
+    drop : ``"never"``, ``"deadline"``, ``"cannot_finish"`` or ``"k_slo"`` (see
+        :mod:`ssloserve.queues`)
+    k_slo : for ``drop="k_slo"``: drop a request that waited more than ``k_slo`` x its budget
+    max_batch_delay_ms : a free replica that finds fewer than ``b`` requests waits up to this
+        long for more before it starts a smaller batch (0: start at once)
+    service : ``"deterministic"`` (l(b, c) exactly), ``"exponential"`` (mean l(b, c)) or
+        ``"lognormal"`` (mean l(b, c), coefficient of variation ``service_cv``)
+    service_cv : noise of ``"lognormal"`` service (e.g. the emulator's measured spread)
+    cold_start_s : delay before a new replica (scale-out, variant switch) serves
+    resize_delay_ms : delay before a vertical resize takes effect
+    node_cores : cores the machine has; a change that needs more is infeasible and
+        recorded as such. None: ``10**6`` in the simulator, ``os.cpu_count()`` in the emulator
+    progress : show a progress bar: None (auto: once the run has taken 2 s of wall time),
+        True or False
+    duration_s : serve only arrivals before this time (None: the whole workload)
+    slo_ms : the SLO policies see as ``obs.slo_ms`` (None: the median request budget)
+    history_s : seconds of per-second rates in ``obs.rates_rps``
+
+    Examples
+    --------
+    >>> o = RunOptions(queue="edf", drop="cannot_finish")
+    >>> o.replace(seed=3).seed, o.validate().queue
+    (3, 'edf')
+    >>> RunOptions(drop="sometimes").validate()
+    Traceback (most recent call last):
+    ...
+    ssloserve.errors.ConfigError: unknown drop rule 'sometimes'; choose one of ('never', 'deadline', 'cannot_finish', 'k_slo')
+    """
+
+    seed: int = 0
+    queue: str = "fifo"
+    drop: str = "never"
+    k_slo: float = 2.0
+    max_batch_delay_ms: float = 0.0
+    service: str = "deterministic"
+    service_cv: float = 0.1
+    cold_start_s: float = EMU_COLD_START_S
+    resize_delay_ms: float = EMU_RESIZE_DELAY_MS
+    node_cores: float | None = None
+    progress: bool | None = None
+    duration_s: float | None = None
+    slo_ms: float | None = None
+    history_s: int = 600
+
+    def replace(self, **changes) -> RunOptions:
+        """A copy with some fields changed; unknown names raise :class:`ConfigError`."""
+        known = {f.name for f in fields(self)}
+        bad = sorted(set(changes) - known)
+        if bad:
+            raise ConfigError(f"unknown run option(s) {bad}; options are {sorted(known)}")
+        return replace(self, **changes)
+
+    def validate(self) -> RunOptions:
+        """Check every field; raise :class:`ConfigError` that names the bad one."""
+        from ..queues import DROP_RULES, QUEUE_KINDS
+
+        if self.queue not in QUEUE_KINDS:
+            raise ConfigError(f"unknown queue {self.queue!r}; choose one of {QUEUE_KINDS}")
+        if self.drop not in DROP_RULES:
+            raise ConfigError(f"unknown drop rule {self.drop!r}; choose one of {DROP_RULES}")
+        if self.service not in SERVICE_KINDS:
+            raise ConfigError(f"unknown service {self.service!r}; choose one of {SERVICE_KINDS}")
+        checks = {
+            "k_slo": self.k_slo > 0,
+            "max_batch_delay_ms": self.max_batch_delay_ms >= 0,
+            "service_cv": self.service_cv >= 0,
+            "cold_start_s": self.cold_start_s >= 0,
+            "resize_delay_ms": self.resize_delay_ms >= 0,
+            "node_cores": self.node_cores is None or self.node_cores > 0,
+            "duration_s": self.duration_s is None or self.duration_s > 0,
+            "slo_ms": self.slo_ms is None or self.slo_ms > 0,
+            "history_s": self.history_s >= 1,
+        }
+        for name, ok in checks.items():
+            v = getattr(self, name)
+            if not ok or (isinstance(v, float) and math.isnan(v)):
+                raise ConfigError(f"run option {name}={v!r} is out of range")
+        return self
+
+    def resolved_node_cores(self, runtime: str) -> float:
+        """``node_cores``, or the runtime's default when None."""
+        if self.node_cores is not None:
+            return float(self.node_cores)
+        return float(os.cpu_count() or 1) if runtime == "emu" else 1e6
+
+
+def workload_arrays(workload, duration_s: float | None = None):
+    """Arrival times (s), deadlines (s), payload sizes and the horizon of a workload.
+
+    Reads ``arrival_s``, ``budget_ms`` and (optionally) ``payload_bytes`` and ``duration_s``
+    duck-typed, keeps the arrivals before ``duration_s``, and checks them.
+
+    Returns
+    -------
+    (arrival_s, deadline_s, payload_bytes, horizon_s)
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> w = SimpleNamespace(arrival_s=np.array([0.1, 0.5, 2.5]), budget_ms=np.array([100., 100., 100.]))
+    >>> a, d, p, h = workload_arrays(w, duration_s=2.0)
+    >>> a.tolist(), d.tolist(), h
+    ([0.1, 0.5], [0.2, 0.6], 2.0)
+    """
+    try:
+        a = np.asarray(workload.arrival_s, dtype=float).ravel()
+        bud = np.broadcast_to(np.asarray(workload.budget_ms, dtype=float), a.shape)
+    except AttributeError as e:
+        raise TraceFormatError(
+            f"a workload needs arrival_s and budget_ms (got {type(workload).__name__}: {e})"
+        ) from None
+    pay = getattr(workload, "payload_bytes", None)
+    pay = np.zeros(len(a), np.int64) if pay is None else np.broadcast_to(pay, a.shape)
+    if len(a) and not np.isfinite(a).all():
+        raise TraceFormatError("workload arrival times must be finite")
+    if len(a) and a[0] < 0:
+        raise TraceFormatError(f"workload arrival times must be >= 0, got {a[0]!r}")
+    if len(a) > 1 and (np.diff(a) < 0).any():
+        raise TraceFormatError("workload arrival times must be sorted")
+    if len(bud) and not (bud > 0).all():
+        i = int(np.flatnonzero(~(bud > 0))[0])
+        raise TraceFormatError(f"request {i} has a non-positive budget {bud[i]!r} ms")
+    horizon = getattr(workload, "duration_s", None)
+    if horizon is None or not np.isfinite(horizon):
+        horizon = float(np.floor(a[-1]) + 1.0) if len(a) else 0.0
+    if duration_s is not None:
+        n = int(np.searchsorted(a, duration_s, side="left"))
+        a, bud, pay = a[:n], bud[:n], pay[:n]
+        horizon = float(duration_s)
+    return a, a + bud / 1000.0, pay, float(horizon)
+
+
+def as_policy(policy):
+    """A policy, or a :class:`~ssloserve.pipeline.Config` wrapped in ``Static``."""
+    if isinstance(policy, Config):
+        from ..policies import Static
+
+        return Static(policy)
+    if not hasattr(policy, "decide"):
+        raise PolicyError(f"a policy needs decide(obs) -> Config; got {type(policy).__name__}")
+    iv = getattr(policy, "interval_s", None)
+    if not isinstance(iv, int | float) or not iv > 0 or not math.isfinite(iv):
+        raise PolicyError(f"policy {policy!r}: interval_s must be a positive number, got {iv!r}")
+    return policy
+
+
+def checked_config(cfg, pipeline: Pipeline, policy, t_s: float) -> Config:
+    """``cfg`` validated against ``pipeline``; errors say which policy returned it and when."""
+    if not isinstance(cfg, Config):
+        raise PolicyError(
+            f"policy {policy!r} returned {type(cfg).__name__} at t={t_s:g} s; expected a Config"
+        )
+    try:
+        return cfg.validate(pipeline)
+    except ConfigError as e:
+        raise ConfigError(f"policy {policy!r} at t={t_s:g} s: {e}") from None
+
+
+def initial_config(policy, pipeline: Pipeline, slo_ms: float, obs0: Observation) -> Config:
+    """The config at t = 0: ``policy.initial(pipeline, slo_ms)`` if it has one, else
+    ``policy.decide(obs0)``; validated."""
+    init = getattr(policy, "initial", None)
+    cfg = init(pipeline, slo_ms) if callable(init) else policy.decide(obs0)
+    return checked_config(cfg, pipeline, policy, 0.0)
+
+
+def run(
+    pipeline: Pipeline,
+    workload,
+    policy,
+    runtime: str = "sim",
+    *,
+    options: RunOptions | None = None,
+    **overrides,
+) -> Result:
+    """Serve ``workload`` on ``pipeline`` under ``policy`` and return a :class:`Result`.
+
+    Parameters
+    ----------
+    pipeline : the DAG of stages
+    workload : a :class:`~ssloserve.workloads.Workload` (or anything with ``arrival_s``,
+        ``budget_ms``)
+    policy : a policy (``interval_s``, ``decide(obs) -> Config``, optional ``initial``), or
+        a fixed :class:`~ssloserve.pipeline.Config`
+    runtime : ``"sim"`` (discrete-event simulator) or ``"emu"`` (multiprocess emulator)
+    options : a :class:`RunOptions`; keyword arguments override single fields
+        (``run(..., queue="edf", drop="cannot_finish")``)
+
+    Returns
+    -------
+    Result with one record per request, the timeline, the actuation events and
+    ``summary()``. ``meta["interrupted"]`` is True when Ctrl-C stopped the run early.
+
+    Examples
+    --------
+    >>> from ssloserve.pipeline import Pipeline, Stage, Variant, Config
+    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.workloads import Workload
+    >>> p = Pipeline.chain(Stage("a", (Variant("x", 0.9, LatencyModel(0, 0, 0, 10.0)),)))
+    >>> w = Workload.from_rates([50] * 4, seed=1, slo_ms=100.0)
+    >>> r = run(p, w, Config.default(p))
+    >>> s = r.summary(); s["requests"] == s["served"] + s["late"] + s["dropped"]
+    True
+    >>> run(p, w, Config.default(p), runtime="cloud")
+    Traceback (most recent call last):
+    ...
+    ssloserve.errors.ConfigError: unknown runtime 'cloud'; choose one of ('sim', 'emu')
+    """
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
+    if not isinstance(pipeline, Pipeline):
+        raise PipelineError(f"expected a Pipeline, got {type(pipeline).__name__}")
+    opts = (options or RunOptions()).replace(**overrides).validate()
+    policy = as_policy(policy)
+    if runtime == "sim":
+        from .sim import simulate
+
+        return simulate(pipeline, workload, policy, opts)
+    from .emu import emulate  # the multiprocess emulator (ssloserve/runtime/emu/)
+
+    return emulate(pipeline, workload, policy, opts)

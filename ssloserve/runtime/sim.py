@@ -1,0 +1,743 @@
+"""The discrete-event simulator behind ``run(..., runtime="sim")``.
+
+Chapter: 00_tour (and every chapter's paper-scale runs). Deterministic for a seed.
+
+How it works, in one paragraph: arrivals are read in order from the workload (no event per
+arrival); a binary heap holds the other events (a batch finishes, a replica is ready after
+its cold start, a resize takes effect, a batch-delay timer fires, the policy's tick).
+Each stage has a queue from :mod:`ssloserve.queues` and a heap of idle replicas (the one
+idle longest goes first). A free replica takes up to ``b`` requests and is busy for the
+service time l(k, c) of the ``k`` it took (deterministic, exponential or log-normal around
+l). A finished batch moves its requests to the next stages; a stage with several upstream
+stages (a join) starts a request once all of them finished it. Records are kept per batch
+and written into the columnar :class:`~ssloserve.runtime.result.RequestLog` in chunks.
+
+Actuation follows DESIGN.md: a vertical resize happens in place after ``resize_delay_ms``
+(the batch in progress keeps its speed); a new replica (scale-out or a variant switch)
+serves after ``cold_start_s``; scale-in drains (a busy replica finishes its batch); a
+variant switch keeps the old replicas serving until the new ones are ready; a batch-size
+change applies to the next batch. A change that needs more cores than ``node_cores`` free
+is infeasible: it is recorded and the replica keeps its cores.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ProfileError
+from ..pipeline import Config, Pipeline, StageConfig
+from ..queues import ArrivalQueue, drop_threshold_s, make_queue
+from .api import RunOptions, checked_config, initial_config, workload_arrays
+from .observation import Observation
+from .result import DROPPED, LATE, PENDING, REASONS, SERVED, RequestLog, Result
+
+__all__ = ["simulate"]
+
+STARTING, ACTIVE, DRAINING, STOPPED = 0, 1, 2, 3
+EV_DONE, EV_TICK, EV_READY, EV_RESIZED, EV_TIMER, EV_RETIRE = range(6)
+INF = math.inf
+_FLUSH = 1 << 17  # stage-visits kept in Python lists before they go into the numpy columns
+_CHUNK = 1 << 16  # arrivals converted to Python floats at a time
+
+
+class _Group:
+    """One requested change (a row per state in ``Result.events``)."""
+
+    __slots__ = ("sim", "t", "st", "kind", "detail", "pending")
+
+    def __init__(self, sim, t, st, kind, detail):
+        self.sim, self.t, self.st, self.kind, self.detail = sim, t, st, kind, detail
+        self.pending = set()
+        sim.event(t, st, kind, "requested", detail)
+
+    def start(self, rep):
+        self.pending.add(rep)
+        rep.groups.append(self)
+
+    def launched(self, t):
+        if self.pending:
+            self.sim.event(t, self.st, self.kind, "in_progress", self.detail)
+        else:
+            self.sim.event(t, self.st, self.kind, "done", self.detail)
+
+    def finished(self, rep, t):
+        if rep in self.pending:
+            self.pending.discard(rep)
+            if not self.pending:
+                self.sim.event(t, self.st, self.kind, "done", self.detail)
+
+
+class _Rep:
+    __slots__ = (
+        "rid",
+        "st",
+        "variant",
+        "acc",
+        "cores",
+        "reserved",
+        "target",
+        "gen",
+        "tbl",
+        "exp",
+        "state",
+        "busy",
+        "batch",
+        "bstart",
+        "retiring",
+        "groups",
+    )
+
+    def __hash__(self):
+        return id(self)
+
+
+class _St:
+    __slots__ = (
+        "name",
+        "stage",
+        "q",
+        "idle",
+        "reps",
+        "b",
+        "variant",
+        "cores",
+        "succ",
+        "preds",
+        "join",
+        "gather_until",
+        "bmax",
+        "next_rid",
+        "last_state",
+        "m_idx",
+        "b_start",
+        "b_fin",
+        "b_rep",
+        "b_k",
+        "b_acc",
+    )
+
+
+class _Sim:
+    def __init__(self, pipeline: Pipeline, workload, policy, opts: RunOptions):
+        self.pipeline, self.policy, self.opts = pipeline, policy, opts
+        a, d, _pay, horizon = workload_arrays(workload, opts.duration_s)
+        self.a, self.d, self.horizon = a, d, horizon
+        self.n = n = len(a)
+        budgets = (d - a) * 1000.0
+        self.slo_ms = float(
+            opts.slo_ms
+            if opts.slo_ms is not None
+            else getattr(workload, "slo_ms", None) or (np.median(budgets) if n else 1000.0)
+        )
+        self.node_cores = opts.resolved_node_cores("sim")
+        self.log = RequestLog(a, d, pipeline.order)
+        self.log.accuracy[:] = 1.0
+        self.thr = drop_threshold_s(opts.drop, a, d, opts.k_slo)
+        self.counts = np.bincount(
+            np.floor(a).astype(np.int64), minlength=int(math.ceil(horizon)) + 1
+        )
+        self.heap: list = []
+        self.cnt = itertools.count()
+        self.used = 0.0
+        self.core_acc = 0.0
+        self.last_t = 0.0
+        self.events: list = []
+        self.timeline: list = []
+        self._tables: dict = {}
+        self.rng = np.random.default_rng(opts.seed)
+        self.drop_idx: list[int] = []
+        self.drop_reason: list[int] = []
+        self.dag = not pipeline.is_chain()
+        self.dead = bytearray(n) if self.dag else None
+        from ..policies import Static
+
+        self.static = type(policy) is Static
+        # stages
+        self.st: dict[str, _St] = {}
+        for name in pipeline.order:
+            s = _St()
+            s.name, s.stage = name, pipeline.stage(name)
+            if name == pipeline.source and opts.queue == "fifo":
+                s.q = ArrivalQueue(d, opts.drop, self.thr, k_slo=opts.k_slo)
+            else:
+                s.q = make_queue(opts.queue, d, opts.drop, self.thr, k_slo=opts.k_slo)
+            s.idle, s.reps = [], []
+            s.b, s.variant, s.cores = 1, s.stage.variants[0].name, s.stage.variants[0].cores
+            s.gather_until = INF
+            s.bmax = s.stage.max_batch
+            s.next_rid = 0
+            s.last_state = "done"
+            s.m_idx, s.b_start, s.b_fin, s.b_rep, s.b_k, s.b_acc = [], [], [], [], [], []
+            s.join = None
+            self.st[name] = s
+        for name, s in self.st.items():
+            s.succ = [self.st[x] for x in pipeline.successors(name)]
+            s.preds = list(pipeline.predecessors(name))
+            if len(s.preds) > 1:
+                s.join = bytearray([len(s.preds)]) * n
+        self.src = self.st[pipeline.source]
+
+    # ---------------------------------------------------------------- service tables
+    def table(self, st: _St, variant: str, cores: float):
+        """(service s by batch size, expected service s by batch size), index 0 unused."""
+        bmax = max(st.bmax, st.b)
+        key = (st.name, variant, cores, bmax)
+        hit = self._tables.get(key)
+        if hit is not None:
+            return hit
+        v = st.stage.variant(variant)
+        ks = np.arange(1, bmax + 1)
+        lat = np.asarray(v.latency.latency(ks, cores), dtype=float).reshape(-1)
+        if lat.shape != ks.shape:
+            lat = np.array([float(v.latency.latency(int(k), cores)) for k in ks])
+        if not (np.isfinite(lat).all() and (lat > 0).all()):
+            k = int(ks[~(np.isfinite(lat) & (lat > 0))][0])
+            raise ProfileError(
+                f"stage {st.name!r}, variant {variant!r}: latency l(b={k}, c={cores:g}) = "
+                f"{float(lat[k - 1])!r} ms is not a positive number"
+            )
+        exp = [0.0] + (lat / 1000.0).tolist()
+        self._tables[key] = (exp, exp)
+        return exp, exp
+
+    # ---------------------------------------------------------------- bookkeeping
+    def account(self, t):
+        if t > self.last_t:
+            self.core_acc += self.used * (t - self.last_t)
+            self.last_t = t
+
+    def event(self, t, st, kind, state, detail):
+        self.events.append((t, st.name, kind, state, detail))
+        st.last_state = state
+
+    def new_rep(self, st: _St, variant: str, cores: float, state: int) -> _Rep:
+        r = _Rep()
+        r.rid = st.next_rid
+        st.next_rid += 1
+        r.st, r.variant = st, variant
+        r.acc = st.stage.variant(variant).accuracy
+        r.cores = r.reserved = r.target = cores
+        r.gen = 0
+        r.tbl, r.exp = self.table(st, variant, cores)
+        r.state, r.busy, r.batch, r.bstart, r.retiring = state, False, None, 0.0, False
+        r.groups = []
+        st.reps.append(r)
+        return r
+
+    def stop(self, r: _Rep, t):
+        self.account(t)
+        self.used -= r.reserved
+        r.state = STOPPED
+        r.st.reps.remove(r)
+        for g in r.groups:
+            g.finished(r, t)
+        r.groups = []
+
+    def free_cores(self):
+        return self.node_cores - self.used
+
+    # ---------------------------------------------------------------- actuation
+    def apply(self, cfg: Config, t, initial=False):
+        for st in self.st.values():
+            self.reconcile(st, cfg[st.name], t, initial)
+
+    def reconcile(self, st: _St, sc: StageConfig, t, initial=False):
+        heap, cnt = self.heap, self.cnt
+        if sc.batch != st.b:
+            old = st.b
+            st.b = sc.batch
+            if st.b > st.bmax:
+                st.bmax = st.b
+                for r in st.reps:
+                    r.tbl, r.exp = self.table(st, r.variant, r.cores)
+            if not initial:
+                g = _Group(self, t, st, "batch", f"batch {old}->{sc.batch}")
+                g.launched(t)
+        if sc.variant != st.variant:
+            g = _Group(self, t, st, "variant", f"{st.variant}->{sc.variant}")
+            for r in st.reps:
+                if r.state in (STARTING, ACTIVE) and r.variant != sc.variant and not r.retiring:
+                    r.retiring = True
+                    heapq.heappush(heap, (t + self.opts.cold_start_s, next(cnt), EV_RETIRE, r))
+            st.variant = sc.variant
+            vgroup = g
+        else:
+            vgroup = None
+        st.cores = sc.cores
+        cur = [
+            r
+            for r in st.reps
+            if r.state in (STARTING, ACTIVE) and r.variant == st.variant and not r.retiring
+        ]
+        m, want = len(cur), sc.replicas
+        if m < want:
+            g = vgroup or _Group(
+                self, t, st, "scale_out", "initial" if initial else f"replicas {m}->{want}"
+            )
+            bad = 0
+            for _ in range(want - m):
+                if self.free_cores() + 1e-9 < sc.cores:
+                    bad += 1
+                    continue
+                self.account(t)
+                self.used += sc.cores
+                if initial:
+                    r = self.new_rep(st, st.variant, sc.cores, ACTIVE)
+                    heapq.heappush(st.idle, (t, r.rid, r))
+                else:
+                    r = self.new_rep(st, st.variant, sc.cores, STARTING)
+                    g.start(r)
+                    heapq.heappush(heap, (t + self.opts.cold_start_s, next(cnt), EV_READY, r))
+            if bad:
+                self.event(
+                    t,
+                    st,
+                    g.kind,
+                    "infeasible",
+                    f"{bad} of {want - m} new replica(s) of {sc.cores:g} cores do not fit: "
+                    f"{max(self.free_cores(), 0):g} of {self.node_cores:g} node cores free",
+                )
+            if bad < want - m or not bad:
+                g.launched(t)
+        elif vgroup is not None:
+            vgroup.launched(t)
+        if m > want:
+            g = _Group(self, t, st, "scale_in", f"replicas {m}->{want}")
+            order = sorted(
+                cur,
+                key=lambda r: (r.state != STARTING, r.busy, -r.rid),
+            )
+            for r in order[: m - want]:
+                if r.state == STARTING or not r.busy:
+                    self.stop(r, t)
+                else:
+                    r.state = DRAINING
+                    g.start(r)
+            g.launched(t)
+            cur = order[m - want :]
+        # vertical: every live replica of the current variant to sc.cores
+        todo = [r for r in cur if r.target != sc.cores]
+        if todo:
+            g = _Group(self, t, st, "resize", f"cores {todo[0].target:g}->{sc.cores:g}")
+            bad = 0
+            for r in todo:
+                new_res = max(r.cores, sc.cores) if r.state == ACTIVE else sc.cores
+                if new_res - r.reserved > self.free_cores() + 1e-9:
+                    bad += 1
+                    continue
+                self.account(t)
+                self.used += new_res - r.reserved
+                r.reserved = new_res
+                r.target = sc.cores
+                r.gen += 1
+                if r.state == STARTING:
+                    r.cores = sc.cores
+                    r.tbl, r.exp = self.table(st, r.variant, r.cores)
+                else:
+                    g.start(r)
+                    heapq.heappush(
+                        heap,
+                        (
+                            t + self.opts.resize_delay_ms / 1000.0,
+                            next(cnt),
+                            EV_RESIZED,
+                            (r, r.gen, sc.cores),
+                        ),
+                    )
+            if bad:
+                self.event(
+                    t,
+                    st,
+                    "resize",
+                    "infeasible",
+                    f"{bad} replica(s) cannot grow to {sc.cores:g} cores: "
+                    f"{max(self.free_cores(), 0):g} of {self.node_cores:g} node cores free; "
+                    "they keep their cores",
+                )
+            if bad < len(todo):
+                g.launched(t)
+
+    def on_ready(self, r: _Rep, t):
+        if r.state != STARTING:
+            return
+        r.state = ACTIVE
+        heapq.heappush(r.st.idle, (t, r.rid, r))
+        for g in list(r.groups):
+            g.finished(r, t)
+        r.groups = []
+
+    def on_resized(self, arg, t):
+        r, gen, c = arg
+        if r.gen != gen or r.state == STOPPED:
+            return
+        self.account(t)
+        self.used += c - r.reserved
+        r.reserved = r.cores = c
+        r.tbl, r.exp = self.table(r.st, r.variant, c)
+        for g in list(r.groups):
+            g.finished(r, t)
+        r.groups = [g for g in r.groups if r in g.pending]
+
+    def on_retire(self, r: _Rep, t):
+        if r.state == STARTING or (r.state == ACTIVE and not r.busy):
+            self.stop(r, t)
+        elif r.state == ACTIVE:
+            r.state = DRAINING
+
+    # ---------------------------------------------------------------- observation
+    def in_force(self) -> Config:
+        out = {}
+        for name, st in self.st.items():
+            act = [r for r in st.reps if r.state == ACTIVE]
+            variant = st.variant
+            if act and not any(r.variant == variant for r in act):
+                variant = act[0].variant
+            cores = max((r.cores for r in act if r.variant == variant), default=st.cores)
+            n = sum(1 for r in act if r.variant == variant)
+            out[name] = StageConfig(variant, n, cores, st.b)
+        return Config(out)
+
+    def observe(self, t) -> Observation:
+        s = int(math.floor(t + 1e-9))
+        s = min(s, len(self.counts))
+        lo = max(0, s - self.opts.history_s)
+        return Observation(
+            t_s=t,
+            rates_rps=self.counts[lo:s].astype(float),
+            config=self.in_force(),
+            budgets_ms=(self.src.q.deadlines() - t) * 1000.0,
+            queue_lengths={n: len(st.q) for n, st in self.st.items()},
+            actuation={n: st.last_state for n, st in self.st.items()},
+            pipeline=self.pipeline,
+            slo_ms=self.slo_ms,
+        )
+
+    def record_tick(self, t, target: Config):
+        cfg = self.in_force()
+        self.timeline.append(
+            (
+                t,
+                self.used,
+                cfg.stages and sum(s.replicas for s in cfg.stages.values()),
+                cfg,
+                target,
+                {n: st.last_state for n, st in self.st.items()},
+            )
+        )
+
+    # ---------------------------------------------------------------- records
+    def flush(self, st: _St):
+        if not st.m_idx:
+            return
+        idx = np.array(st.m_idx, dtype=np.int64)
+        k = np.array(st.b_k, dtype=np.int64)
+        cols = self.log.stage_cols[st.name]
+        cols["start_s"][idx] = np.repeat(np.array(st.b_start), k)
+        cols["finish_s"][idx] = np.repeat(np.array(st.b_fin), k)
+        cols["replica"][idx] = np.repeat(np.array(st.b_rep, dtype=np.int32), k)
+        cols["batch"][idx] = np.repeat(k.astype(np.int16), k)
+        self.log.accuracy[idx] *= np.repeat(np.array(st.b_acc), k)
+        st.m_idx, st.b_start, st.b_fin, st.b_rep, st.b_k, st.b_acc = [], [], [], [], [], []
+
+    # ---------------------------------------------------------------- the loop
+    def run(self) -> Result:
+        opts, policy = self.opts, self.policy
+        wall0 = time.perf_counter()
+        heap, cnt = self.heap, self.cnt
+        heappush, heappop = heapq.heappush, heapq.heappop
+        drop_idx, drop_reason = self.drop_idx, self.drop_reason
+        dead, dag = self.dead, self.dag
+        delay = opts.max_batch_delay_ms / 1000.0
+        det = opts.service == "deterministic"
+        rng = self.rng
+        if opts.service == "exponential":
+
+            def draw():
+                return rng.exponential(1.0, _CHUNK).tolist()
+        else:
+            sig = math.sqrt(math.log1p(opts.service_cv**2))
+
+            def draw():
+                return rng.lognormal(-sig * sig / 2.0, sig, _CHUNK).tolist()
+
+        noise = [] if det else draw()
+        ni = [0]
+
+        def dispatch(st: _St, t):
+            q = st.q
+            idle = st.idle
+            while idle and len(q):
+                if delay and len(q) < st.b and t < st.gather_until:
+                    if st.gather_until == INF:
+                        st.gather_until = t + delay
+                        heappush(heap, (t + delay, next(cnt), EV_TIMER, st))
+                    return
+                entry = heappop(idle)
+                rep = entry[2]
+                if rep.state != ACTIVE or rep.busy:
+                    continue
+                batch = q.take(st.b, t, rep.exp)
+                if q.dropped:
+                    di, dr = q.take_dropped()
+                    drop_idx.extend(di)
+                    drop_reason.extend(dr)
+                    if dag:
+                        for i in di:
+                            dead[i] = 1
+                if not batch:
+                    heappush(idle, entry)
+                    continue
+                if det:
+                    svc = rep.tbl[len(batch)]
+                else:
+                    j = ni[0]
+                    if j >= _CHUNK:
+                        noise[:] = draw()
+                        j = 0
+                    svc = rep.tbl[len(batch)] * noise[j]
+                    ni[0] = j + 1
+                rep.busy = True
+                rep.batch = batch
+                rep.bstart = t
+                st.gather_until = INF
+                heappush(heap, (t + svc, next(cnt), EV_DONE, rep))
+
+        # -- initial config
+        obs0 = self.observe(0.0)
+        cfg0 = initial_config(policy, self.pipeline, self.slo_ms, obs0)
+        self.apply(cfg0, 0.0, initial=True)
+        self.record_tick(0.0, cfg0)
+        interval = float(policy.interval_s)
+        if not self.static and interval < self.horizon:
+            heappush(heap, (interval, next(cnt), EV_TICK, None))
+
+        a, n = self.a, self.n
+        src = self.src
+        srcq = src.q
+        chunk = a[:_CHUNK].tolist()
+        base = 0
+        ai = 0
+        ta = chunk[0] if n else INF
+        t = 0.0
+        interrupted = False
+        bar = None
+        progress = opts.progress
+        if progress:
+            bar = _bar(self.horizon)
+        it = 0
+        try:
+            while True:
+                if heap and heap[0][0] <= ta:
+                    ev = heappop(heap)
+                    t = ev[0]
+                    kind = ev[2]
+                    if kind == EV_DONE:
+                        rep = ev[3]
+                        st = rep.st
+                        batch = rep.batch
+                        st.m_idx.extend(batch)
+                        st.b_start.append(rep.bstart)
+                        st.b_fin.append(t)
+                        st.b_rep.append(rep.rid)
+                        st.b_k.append(len(batch))
+                        st.b_acc.append(rep.acc)
+                        if len(st.m_idx) > _FLUSH:
+                            self.flush(st)
+                        rep.busy = False
+                        rep.batch = None
+                        for s2 in st.succ:
+                            push = s2.q.push
+                            need = s2.join
+                            if need is None:
+                                if dag:
+                                    for i in batch:
+                                        if not dead[i]:
+                                            push(i)
+                                else:
+                                    for i in batch:
+                                        push(i)
+                            else:
+                                for i in batch:
+                                    need[i] -= 1
+                                    if need[i] == 0 and not dead[i]:
+                                        push(i)
+                            if s2.idle:
+                                dispatch(s2, t)
+                        if rep.state == ACTIVE:
+                            heappush(st.idle, (t, rep.rid, rep))
+                            if len(st.q):
+                                dispatch(st, t)
+                        elif rep.state == DRAINING:
+                            self.stop(rep, t)
+                    elif kind == EV_TICK:
+                        obs = self.observe(t)
+                        cfg = policy.decide(obs)
+                        if cfg is None:
+                            cfg = obs.config
+                        cfg = checked_config(cfg, self.pipeline, policy, t)
+                        self.apply(cfg, t)
+                        self.record_tick(t, cfg)
+                        nt = t + interval
+                        if nt < self.horizon - 1e-9:
+                            heappush(heap, (nt, next(cnt), EV_TICK, None))
+                        for st in self.st.values():
+                            if st.idle and len(st.q):
+                                dispatch(st, t)
+                    elif kind == EV_READY:
+                        self.on_ready(ev[3], t)
+                        dispatch(ev[3].st, t)
+                    elif kind == EV_RESIZED:
+                        self.on_resized(ev[3], t)
+                    elif kind == EV_TIMER:
+                        st = ev[3]
+                        if st.gather_until <= t:
+                            st.gather_until = -INF
+                            dispatch(st, t)
+                            if st.gather_until == -INF:
+                                st.gather_until = INF
+                    else:  # EV_RETIRE
+                        self.on_retire(ev[3], t)
+                elif ta < INF:
+                    t = ta
+                    srcq.push(ai)
+                    ai += 1
+                    j = ai - base
+                    if j < len(chunk):
+                        ta = chunk[j]
+                    else:
+                        base = ai
+                        chunk = a[ai : ai + _CHUNK].tolist()
+                        ta = chunk[0] if chunk else INF
+                    if src.idle:
+                        dispatch(src, t)
+                else:
+                    break
+                it += 1
+                if not it & 0x7FFF and progress is not False:
+                    if bar is None and time.perf_counter() - wall0 > 2.0:
+                        bar = _bar(self.horizon)
+                    if bar is not None:
+                        bar.update(max(0, min(int(t), int(self.horizon)) - bar.n))
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if bar is not None:
+                bar.update(max(0, int(self.horizon) - bar.n) if not interrupted else 0)
+                bar.close()
+        end_s = t if interrupted else max(self.horizon, t)
+        self.account(end_s)
+        return self.finish(ai if interrupted else n, interrupted, end_s, wall0, it)
+
+    def finish(self, n_arrived, interrupted, end_s, wall0, it) -> Result:
+        log = self.log
+        for st in self.st.values():
+            self.flush(st)
+        for st in self.st.values():
+            cols = log.stage_cols[st.name]
+            if not st.preds:
+                cols["queue_s"][:] = log.arrival_s
+            else:
+                cols["queue_s"][:] = np.maximum.reduce(
+                    [log.stage_cols[p]["finish_s"] for p in st.preds]
+                )
+        fin = log.stage_cols[self.pipeline.sink]["finish_s"]
+        log.finish_s[:] = fin
+        done = np.isfinite(fin)
+        log.status[done] = np.where(fin[done] <= log.deadline_s[done] + 1e-12, SERVED, LATE)
+        if self.drop_idx:
+            di = np.array(self.drop_idx, dtype=np.int64)
+            log.status[di] = DROPPED
+            log.reason[di] = np.array(self.drop_reason, dtype=np.int8)
+        if n_arrived < self.n:
+            log.truncate(n_arrived)
+        left = log.status == PENDING
+        log.status[left] = DROPPED
+        log.reason[left] = REASONS.index("interrupted" if interrupted else "no_replica")
+        dropped = log.status == DROPPED
+        log.finish_s[dropped] = np.nan
+        log.accuracy[dropped] = np.nan
+        timeline = self.timeline_df(end_s)
+        events = pd.DataFrame(self.events, columns=["t_s", "stage", "kind", "state", "detail"])
+        wall = time.perf_counter() - wall0
+        meta = {
+            "seed": self.opts.seed,
+            "options": asdict(self.opts),
+            "node_cores": self.node_cores,
+            "end_s": end_s,
+            "core_seconds": self.core_acc,
+            "interrupted": interrupted,
+            "wall_s": wall,
+            "events_processed": it,
+            "sim_requests_per_wall_s": n_arrived / wall if wall > 0 else float("inf"),
+            "slo_ms": self.slo_ms,
+            "service": self.opts.service,
+        }
+        if interrupted:
+            meta["interrupted_at_s"] = end_s
+            meta["requests_not_arrived"] = self.n - n_arrived
+        return log.to_result(
+            "sim", stages=self.pipeline.order, timeline=timeline, events=events, meta=meta
+        )
+
+    def timeline_df(self, end_s) -> pd.DataFrame:
+        rows = self.timeline
+        if self.static and rows:
+            t0, used, reps, cfg, target, act = rows[0]
+            iv = float(self.policy.interval_s)
+            ts = np.arange(0.0, max(self.horizon, iv), iv)
+            m = len(ts)
+            df = pd.DataFrame({"t_s": ts, "cores": np.full(m, used), "replicas": reps})
+            df["config"] = [cfg] * m
+            df["target"] = [target] * m
+            df["actuation"] = [act] * m
+        else:
+            df = pd.DataFrame(
+                rows, columns=["t_s", "cores", "replicas", "config", "target", "actuation"]
+            )
+        if len(df):
+            t = df["t_s"].to_numpy(dtype=float)
+            nxt = np.append(t[1:], max(self.horizon, t[-1] + 1e-9))
+            lo = np.searchsorted(self.a, t, side="left")
+            hi = np.searchsorted(self.a, nxt, side="left")
+            df.insert(1, "rate_rps", (hi - lo) / np.maximum(nxt - t, 1e-9))
+        return df
+
+
+def _bar(total):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=int(math.ceil(total)), unit="sim s", desc="sim", leave=False)
+
+
+def simulate(pipeline: Pipeline, workload, policy, options: RunOptions | None = None) -> Result:
+    """Run the discrete-event simulator (what ``run(..., runtime="sim")`` calls).
+
+    Parameters
+    ----------
+    pipeline, workload, policy : as for :func:`ssloserve.run`
+    options : :class:`~ssloserve.runtime.api.RunOptions` (defaults when None)
+
+    Returns
+    -------
+    Result; ``meta["core_seconds"]`` is the exact integral of reserved cores.
+
+    Examples
+    --------
+    >>> from ssloserve.pipeline import Pipeline, Stage, Variant, Config, StageConfig
+    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.policies import Static
+    >>> from ssloserve.workloads import Workload
+    >>> p = Pipeline.chain(Stage("a", (Variant("x", 0.8, LatencyModel(0, 0, 0, 100.0)),)))
+    >>> w = Workload(np.array([0.0, 0.05, 0.3]), 140.0, 0)
+    >>> r = simulate(p, w, Static(Config({"a": StageConfig("x", 1, 1.0, 1)})))
+    >>> r.requests["finish_s"].round(3).tolist(), r.counts()
+    ([0.1, 0.2, 0.4], {'served': 2, 'late': 1, 'dropped': 0})
+    """
+    return _Sim(pipeline, workload, policy, (options or RunOptions()).validate()).run()

@@ -1,0 +1,93 @@
+"""The emulator runtime (``runtime="emu"``): a real multiprocess server on this machine.
+
+An open-loop load generator process sends each request at its arrival time; the router
+(in the caller's process) keeps per-stage queues, dispatches batches to replica processes
+over pipes, calls the policy every ``interval_s`` and actuates its configs; each replica
+is an OS process running a sleep, burn or torch model under an enforced core limit
+(:mod:`~ssloserve.runtime.emu.limits`). Wall-clock time is real.
+
+Nothing outlives a run: :func:`emulate` stops every process and removes every cgroup on
+a normal end, an exception (even inside the policy), Ctrl-C (it returns the partial
+result, unfinished requests ``interrupted``) and SIGTERM (it cleans up, then exits);
+replicas also die with their parent (``PR_SET_PDEATHSIG``) and an ``atexit`` hook is the
+last backstop. Chapter: 00_tour ("simulator and emulator side by side").
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import signal
+import threading
+
+from .limits import available_backends, machine_cores
+from .router import EmuOptions, Router, cleanup_all
+
+__all__ = ["emulate", "EmuOptions", "Router", "available_backends", "machine_cores"]
+
+atexit.register(cleanup_all)
+
+
+class _Terminated(SystemExit):
+    """Raised in the main thread when the process receives SIGTERM during a run."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated(128 + signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def emulate(pipeline, workload, policy, options=None):
+    """Serve ``workload`` on ``pipeline`` with real processes, adapting with ``policy``.
+
+    Parameters
+    ----------
+    pipeline : the :class:`~ssloserve.pipeline.Pipeline`; each variant's ``model`` says
+        what its replicas run (``"sleep"``, ``"burn"`` or a torch variant name)
+    workload : a :class:`~ssloserve.workloads.Workload` (arrival_s, budget_ms, payload_bytes)
+    policy : anything with ``interval_s`` and ``decide(obs) -> Config`` (and optionally
+        ``initial(pipeline, slo_ms)``)
+    options : any object or mapping with the fields of :class:`EmuOptions` (missing ones
+        take its defaults), e.g. ``ssloserve.runtime.api.RunOptions``; ``progress=True``
+        shows a tqdm bar
+
+    Returns
+    -------
+    :class:`~ssloserve.runtime.result.Result` with ``runtime="emu"``; ``meta["core_limit"]``
+    names the core-limit backend, ``meta["cold_start_s"]`` and ``meta["resize_delay_s"]``
+    the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
+    """
+    router = Router(pipeline, workload, policy, options)
+    progress = None
+    want_progress = (
+        options.get("progress", False)
+        if isinstance(options, dict)
+        else getattr(options, "progress", False)
+    )
+    with _sigterm_raises():
+        try:
+            router.start()
+            if want_progress:
+                from tqdm.auto import tqdm
+
+                progress = tqdm(total=len(router.arrival_s), desc="emu", unit="req")
+            try:
+                router.loop(progress)
+            except KeyboardInterrupt:
+                router.interrupted = True
+            return router.finish()
+        finally:
+            if progress is not None:
+                progress.close()
+            router.close()

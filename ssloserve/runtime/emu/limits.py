@@ -1,0 +1,499 @@
+"""Core limits for emulator replicas (DESIGN.md "Core limits in the emulator").
+
+A replica's cores are enforced with the strongest mechanism the machine allows, and the
+run reports which one it used:
+
+``"cgroup_v2"`` / ``"cgroup_v1"``
+    a CFS bandwidth quota (``cpu.max`` or ``cpu.cfs_quota_us``): the kernel lets the
+    replica's threads run ``c x period`` microseconds per period, so fractional cores are
+    exact over a period. Needs a writable cgroup (root, or a delegated subtree).
+``"throttle"``
+    a closed loop in the parent: a thread reads each replica's CPU time from
+    ``/proc/PID/stat`` every few ms and sends SIGSTOP when it has used more than
+    ``c x elapsed`` (a token bucket), SIGCONT when the budget has refilled. Portable.
+``"affinity"``
+    pins every thread of the replica (each id in ``/proc/PID/task``) to ``ceil(c)``
+    whole cores. Cannot express fractions.
+``"none"``
+    no limit (the sleep model needs none: it emulates its cores by waiting).
+
+Every backend undoes itself in :meth:`CoreLimiter.close`: stopped processes are resumed
+(SIGCONT) and cgroups removed (``rmdir``). Chapter: 00_tour ("the emulator").
+
+Examples
+--------
+>>> threads_for(0.5), threads_for(1.0), threads_for(1.5)
+(1, 1, 2)
+>>> cpu_time_s(os.getpid()) >= 0
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+__all__ = [
+    "BACKENDS",
+    "CoreLimiter",
+    "CgroupLimiter",
+    "ThrottleLimiter",
+    "AffinityLimiter",
+    "NoLimiter",
+    "available_backends",
+    "make_limiter",
+    "machine_cores",
+    "threads_for",
+    "cpu_time_s",
+    "pin_all_threads",
+    "stale_cgroups",
+    "remove_stale_cgroups",
+]
+
+#: Backends in order of preference.
+BACKENDS = ("cgroup_v2", "cgroup_v1", "throttle", "affinity", "none")
+
+_PREFIX = "ssloserve-"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cores() -> int:
+    """Cores this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_for(cores: float) -> int:
+    """Threads a replica with ``cores`` cores runs: ``max(1, ceil(cores))``."""
+    return max(1, math.ceil(cores - 1e-9))
+
+
+def cpu_time_s(pid: int) -> float:
+    """User + system CPU seconds used so far by every thread of process ``pid``.
+
+    Read from ``/proc/PID/stat`` (fields 14 and 15, in clock ticks); it includes threads
+    that have already exited. Raises ``ProcessLookupError`` when the process is gone.
+    """
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        raise ProcessLookupError(pid) from None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def pin_all_threads(pid: int, cpus) -> int:
+    """Set the CPU affinity of every thread of ``pid`` (``os.sched_setaffinity`` on a pid
+    pins one thread only). Returns how many threads were pinned."""
+    n = 0
+    cpus = set(cpus)
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return 0
+    for tid in tids:
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError, OSError):
+            os.sched_setaffinity(int(tid), cpus)
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------- cgroups
+
+
+def _mounts():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 4:
+                yield parts[1], parts[2], set(parts[3].split(","))
+
+
+def _own_cgroup(controller: str | None) -> str:
+    """This process's cgroup path in the hierarchy of ``controller`` (None: the v2 one)."""
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            hid, ctrls, path = line.rstrip("\n").split(":", 2)
+            if controller is None and hid == "0" and ctrls == "":
+                return path
+            if controller is not None and controller in ctrls.split(","):
+                return path
+    raise FileNotFoundError(f"no cgroup for controller {controller!r}")
+
+
+def _cgroup_v1_base() -> Path | None:
+    for mnt, fstype, opts in _mounts():
+        if fstype == "cgroup" and "cpu" in opts:
+            try:
+                own = _own_cgroup("cpu").lstrip("/")
+            except FileNotFoundError:
+                own = ""
+            base = Path(mnt) / own
+            if (base / "cpu.cfs_quota_us").exists() or (Path(mnt) / "cpu.cfs_period_us").exists():
+                return base
+    return None
+
+
+def _cgroup_v2_base() -> Path | None:
+    for mnt, fstype, _ in _mounts():
+        if fstype == "cgroup2":
+            try:
+                own = _own_cgroup(None).lstrip("/")
+            except FileNotFoundError:
+                continue
+            base = Path(mnt) / own
+            try:
+                ctrls = (base / "cgroup.controllers").read_text().split()
+            except OSError:
+                continue
+            if "cpu" in ctrls:
+                return base
+    return None
+
+
+def _probe_cgroup(version: int) -> Path | None:
+    """Create and remove a test cgroup; return the base folder when that works."""
+    base = _cgroup_v1_base() if version == 1 else _cgroup_v2_base()
+    if base is None:
+        return None
+    probe = base / f"{_PREFIX}probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    try:
+        if version == 2:
+            _enable_v2_cpu(base)
+        probe.mkdir()
+        try:
+            f = "cpu.cfs_quota_us" if version == 1 else "cpu.max"
+            if not (probe / f).exists():
+                return None
+            (probe / f).write_text("50000" if version == 1 else "50000 100000")
+        finally:
+            probe.rmdir()
+    except OSError:
+        return None
+    return base
+
+
+def _enable_v2_cpu(base: Path) -> None:
+    sub = base / "cgroup.subtree_control"
+    if "cpu" not in sub.read_text().split():
+        sub.write_text("+cpu")
+
+
+def available_backends() -> list[str]:
+    """Backends that work on this machine, strongest first.
+
+    Examples
+    --------
+    >>> b = available_backends()
+    >>> b[-1], "throttle" in b
+    ('none', True)
+    """
+    out = []
+    if _probe_cgroup(2) is not None:
+        out.append("cgroup_v2")
+    if _probe_cgroup(1) is not None:
+        out.append("cgroup_v1")
+    out += ["throttle", "affinity", "none"]
+    return out
+
+
+def stale_cgroups() -> list[Path]:
+    """Emulator cgroups left by processes that no longer exist (e.g. a SIGKILLed parent)."""
+    out = []
+    for base in (_cgroup_v1_base(), _cgroup_v2_base()):
+        if base is None or not base.is_dir():
+            continue
+        for d in base.glob(f"{_PREFIX}*"):
+            try:
+                owner = int(d.name[len(_PREFIX) :].split("-")[0])
+            except ValueError:
+                continue
+            if not Path(f"/proc/{owner}").exists():
+                out.append(d)
+    return out
+
+
+def _rmdir_tree(d: Path, tries: int = 50) -> bool:
+    """Remove cgroup ``d`` and its children, killing leftover members; True when gone."""
+    if not d.exists():
+        return True
+    for child in [c for c in d.iterdir() if c.is_dir()]:
+        _rmdir_tree(child, tries)
+    for _ in range(tries):
+        try:
+            d.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            try:
+                pids = [int(x) for x in (d / "cgroup.procs").read_text().split()]
+            except OSError:
+                pids = []
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)
+    return False
+
+
+def remove_stale_cgroups() -> int:
+    """Remove :func:`stale_cgroups`; returns how many were removed."""
+    return sum(_rmdir_tree(d) for d in stale_cgroups())
+
+
+# --------------------------------------------------------------------------- limiters
+
+
+class CoreLimiter:
+    """Enforces per-process core limits; subclasses implement one backend.
+
+    ``add(pid, cores)`` puts a process under a limit, ``set(pid, cores)`` changes it in
+    place, ``remove(pid)`` forgets it, ``close()`` undoes everything (resume, rmdir).
+    """
+
+    backend = "none"
+
+    def __init__(self):
+        self.cores: dict[int, float] = {}
+
+    def add(self, pid: int, cores: float) -> None:
+        self.cores[pid] = float(cores)
+
+    def set(self, pid: int, cores: float) -> None:
+        self.cores[pid] = float(cores)
+
+    def after_threads_changed(self, pid: int) -> None:
+        """Called once a replica has changed its thread count (affinity re-pins)."""
+
+    def remove(self, pid: int) -> None:
+        self.cores.pop(pid, None)
+
+    def usage_s(self, pid: int) -> float:
+        """CPU seconds used by the process (``/proc/PID/stat``)."""
+        return cpu_time_s(pid)
+
+    def close(self) -> None:
+        self.cores.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class NoLimiter(CoreLimiter):
+    """No enforcement (the sleep model waits l(b, c) instead)."""
+
+    backend = "none"
+
+
+class CgroupLimiter(CoreLimiter):
+    """A CFS bandwidth quota per replica: one child cgroup of a per-run cgroup.
+
+    Parameters
+    ----------
+    version : 1 (``cpu.cfs_quota_us``) or 2 (``cpu.max``)
+    period_us : the CFS period; 10 ms keeps throttling pauses short against ms-scale batches
+    """
+
+    def __init__(self, version: int, period_us: int = 10_000):
+        super().__init__()
+        base = _probe_cgroup(version)
+        if base is None:
+            raise OSError(f"cgroup v{version} cpu controller is not writable here")
+        self.version = version
+        self.backend = f"cgroup_v{version}"
+        self.period_us = int(period_us)
+        self.root = base / f"{_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.root.mkdir()
+        if version == 2:
+            _enable_v2_cpu(self.root)
+        self.dirs: dict[int, Path] = {}
+
+    def _write(self, d: Path, cores: float) -> None:
+        quota = max(1000, round(cores * self.period_us))
+        if self.version == 1:
+            (d / "cpu.cfs_period_us").write_text(str(self.period_us))
+            (d / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            (d / "cpu.max").write_text(f"{quota} {self.period_us}")
+
+    def path(self, pid: int) -> Path:
+        """The cgroup folder of ``pid``."""
+        return self.dirs[pid]
+
+    def add(self, pid: int, cores: float) -> None:
+        d = self.root / f"r{pid}"
+        d.mkdir(exist_ok=True)
+        self._write(d, cores)
+        (d / "cgroup.procs").write_text(str(pid))
+        self.dirs[pid] = d
+        super().add(pid, cores)
+
+    def set(self, pid: int, cores: float) -> None:
+        self._write(self.dirs[pid], cores)
+        super().set(pid, cores)
+
+    def usage_s(self, pid: int) -> float:
+        if self.version == 2 and pid in self.dirs:
+            for line in (self.dirs[pid] / "cpu.stat").read_text().splitlines():
+                k, v = line.split()
+                if k == "usage_usec":
+                    return int(v) / 1e6
+        return cpu_time_s(pid)
+
+    def remove(self, pid: int) -> None:
+        d = self.dirs.pop(pid, None)
+        if d is not None:
+            _rmdir_tree(d)
+        super().remove(pid)
+
+    def close(self) -> None:
+        for pid in list(self.dirs):
+            self.remove(pid)
+        _rmdir_tree(self.root)
+        super().close()
+
+
+class ThrottleLimiter(CoreLimiter):
+    """Closed-loop SIGSTOP/SIGCONT throttling: a token bucket per process.
+
+    Every ``tick_s`` a thread adds ``c x dt`` CPU seconds of budget (capped at
+    ``c x burst_s``), subtracts the CPU the process used (``/proc/PID/stat``), stops the
+    process when the budget is negative and resumes it when it is not.
+    """
+
+    backend = "throttle"
+
+    def __init__(self, tick_s: float = 0.005, burst_s: float = 0.05):
+        super().__init__()
+        self.tick_s = tick_s
+        self.burst_s = burst_s
+        self._lock = threading.Lock()
+        self._state: dict[int, list] = {}  # pid -> [tokens, last_cpu, last_t, stopped]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ssloserve-throttle", daemon=True)
+        self._thread.start()
+
+    def add(self, pid: int, cores: float) -> None:
+        with self._lock:
+            super().add(pid, cores)
+            self._state[pid] = [0.0, cpu_time_s(pid), time.monotonic(), False]
+
+    def set(self, pid: int, cores: float) -> None:
+        with self._lock:
+            super().set(pid, cores)
+
+    def remove(self, pid: int) -> None:
+        with self._lock:
+            st = self._state.pop(pid, None)
+            super().remove(pid)
+        if st is not None and st[3]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGCONT)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            now = time.monotonic()
+            with self._lock:
+                for pid, st in list(self._state.items()):
+                    c = self.cores.get(pid, 1.0)
+                    try:
+                        used = cpu_time_s(pid)
+                    except ProcessLookupError:
+                        continue
+                    st[0] = min(st[0] + c * (now - st[2]), c * self.burst_s) - (used - st[1])
+                    st[1], st[2] = used, now
+                    want_stop = st[0] < 0
+                    if want_stop != st[3]:
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGSTOP if want_stop else signal.SIGCONT)
+                        st[3] = want_stop
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        with self._lock:
+            for pid, st in self._state.items():
+                if st[3]:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGCONT)
+            self._state.clear()
+            super().close()
+
+
+class AffinityLimiter(CoreLimiter):
+    """Whole cores by CPU affinity: every thread of a replica on ``ceil(c)`` cores.
+
+    Replicas get disjoint core sets while the machine has room, then share round-robin.
+    """
+
+    backend = "affinity"
+
+    def __init__(self):
+        super().__init__()
+        self.all_cpus = sorted(os.sched_getaffinity(0))
+        self._next = 0
+        self.cpus: dict[int, list[int]] = {}
+
+    def _assign(self, pid: int, cores: float) -> None:
+        k = min(threads_for(cores), len(self.all_cpus))
+        cpus = [self.all_cpus[(self._next + i) % len(self.all_cpus)] for i in range(k)]
+        self._next = (self._next + k) % len(self.all_cpus)
+        self.cpus[pid] = cpus
+        pin_all_threads(pid, cpus)
+
+    def add(self, pid: int, cores: float) -> None:
+        super().add(pid, cores)
+        self._assign(pid, cores)
+
+    def set(self, pid: int, cores: float) -> None:
+        super().set(pid, cores)
+        self._assign(pid, cores)
+
+    def after_threads_changed(self, pid: int) -> None:
+        if pid in self.cpus:
+            pin_all_threads(pid, self.cpus[pid])
+
+    def remove(self, pid: int) -> None:
+        self.cpus.pop(pid, None)
+        super().remove(pid)
+
+
+def make_limiter(backend: str = "auto") -> CoreLimiter:
+    """The limiter for ``backend`` (``"auto"``: the strongest that works here).
+
+    Examples
+    --------
+    >>> with make_limiter("none") as lim:
+    ...     lim.backend
+    'none'
+    """
+    if backend == "auto":
+        for b in available_backends():
+            try:
+                return make_limiter(b)
+            except OSError:
+                continue
+    if backend == "cgroup":
+        return make_limiter("cgroup_v2" if "cgroup_v2" in available_backends() else "cgroup_v1")
+    if backend in ("cgroup_v1", "cgroup_v2"):
+        return CgroupLimiter(int(backend[-1]))
+    if backend == "throttle":
+        return ThrottleLimiter()
+    if backend == "affinity":
+        return AffinityLimiter()
+    if backend == "none":
+        return NoLimiter()
+    raise ValueError(f"unknown core-limit backend {backend!r}; choose from {('auto',) + BACKENDS}")

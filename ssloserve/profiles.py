@@ -28,6 +28,7 @@ __all__ = [
     "accuracy_menu",
     "resnet_slowdown",
     "video_variants",
+    "VIDEO_FALLBACK",
 ]
 
 SPONGE_GRID = "profiling/sponge_latency_batch_cores.csv"
@@ -520,7 +521,34 @@ def resnet_slowdown(path=None) -> dict[str, float]:
     return {m: float(ratio[m].median()) for m in order}
 
 
-def video_variants(cores: float = 1.0):
+#: What :func:`video_variants` uses when the profiling folder is absent: the published
+#: Biscale fits and IPA accuracies (PAPERS.md 0.1 and 3) and the slowdowns that
+#: :func:`resnet_slowdown` measures on InfAdapter's table, rounded to 2 decimals.
+#: ``tests/test_profiles.py`` checks every number against the data files when present.
+VIDEO_FALLBACK: dict[str, object] = {
+    "detector_fit": (148.8171, 37.4937, 5.4329, -15.4759),
+    "classifier_fit": (34.6933, 2.0581, 19.4788, 14.2594),
+    "accuracy": {
+        "detector": {
+            "yolov5n": 0.457,
+            "yolov5s": 0.568,
+            "yolov5m": 0.641,
+            "yolov5l": 0.673,
+            "yolov5x": 0.689,
+        },
+        "classifier": {
+            "resnet18": 0.6975,
+            "resnet34": 0.7331,
+            "resnet50": 0.7613,
+            "resnet101": 0.7737,
+            "resnet152": 0.7831,
+        },
+    },
+    "slowdown": (1.0, 1.73, 2.23, 3.7, 5.23),
+}
+
+
+def video_variants(cores: float = 1.0, source: str = "auto"):
     """The video pipeline's variant menus (detector, classifier) with fitted latency models.
 
     Choice (chapter 03_ipa): the published Biscale fits for YOLOv5n and ResNet18 are the
@@ -534,6 +562,8 @@ def video_variants(cores: float = 1.0):
     Parameters
     ----------
     cores : each variant's default cores per replica
+    source : ``"auto"`` (the profiling tables when present, else :data:`VIDEO_FALLBACK`),
+        ``"data"`` or ``"fallback"``
 
     Returns
     -------
@@ -542,23 +572,33 @@ def video_variants(cores: float = 1.0):
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data("profiling"):
-    ...     det, cls = video_variants()
-    ...     print([v.name for v in det][-1], round(cls[0].latency_ms(1, 1), 1))
-    ... else:
-    ...     print("yolov5x", 70.5)
-    yolov5x 70.5
+    >>> det, cls = video_variants()
+    >>> [v.name for v in det][-1], round(cls[0].latency_ms(1, 1), 1)
+    ('yolov5x', 70.5)
+    >>> round(video_variants(source="fallback")[1][4].latency_ms(1, 1) / 70.49, 2)
+    5.23
     """
+    from .data import has_data
     from .pipeline import Variant
 
-    acc = accuracy_menu()
-    fits = biscale_latency_models()
-    slow = list(resnet_slowdown().items())
-    base = {
-        "detector": fits[("video", "video-detector")],
-        "classifier": fits[("video", "video-classifier")],
-    }
+    if source not in ("auto", "data", "fallback"):
+        raise ValueError(f"source must be 'auto', 'data' or 'fallback', got {source!r}")
+    if source == "data" or (source == "auto" and has_data("profiling")):
+        acc = accuracy_menu()
+        fits = biscale_latency_models()
+        slow = list(resnet_slowdown().values())
+        base = {
+            "detector": fits[("video", "video-detector")],
+            "classifier": fits[("video", "video-classifier")],
+        }
+    else:
+        fb = VIDEO_FALLBACK
+        acc = fb["accuracy"]
+        slow = list(fb["slowdown"])
+        base = {
+            "detector": LatencyModel(*fb["detector_fit"]),
+            "classifier": LatencyModel(*fb["classifier_fit"]),
+        }
     out = []
     for key in ("detector", "classifier"):
         names = list(acc[key])
@@ -566,7 +606,7 @@ def video_variants(cores: float = 1.0):
             raise ProfileError(f"{key}: {len(names)} variants but {len(slow)} slowdown ratios")
         m0 = base[key]
         menu = []
-        for (name, a), (_, k) in zip(acc[key].items(), slow, strict=True):
+        for (name, a), k in zip(acc[key].items(), slow, strict=True):
             lat = LatencyModel(m0.gamma * k, m0.delta * k, m0.epsilon * k, m0.eta * k)
             menu.append(Variant(name, a, lat, cores=cores))
         out.append(menu)

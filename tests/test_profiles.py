@@ -177,3 +177,23 @@ def test_video_variants():
             assert b.accuracy > a.accuracy
             for bb, cc in [(1, 1), (4, 2), (8, 16)]:
                 assert b.latency_ms(bb, cc) > a.latency_ms(bb, cc)
+
+
+@real_profiles
+def test_fallback_numbers_are_the_data():
+    fb = pr.VIDEO_FALLBACK
+    fits = pr.biscale_latency_models()
+    assert fits[("video", "video-detector")].params == pytest.approx(fb["detector_fit"])
+    assert fits[("video", "video-classifier")].params == pytest.approx(fb["classifier_fit"])
+    assert pr.accuracy_menu() == fb["accuracy"]
+    assert [round(x, 2) for x in pr.resnet_slowdown().values()] == list(fb["slowdown"])
+
+
+def test_video_variants_without_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    det, cls = pr.video_variants()
+    assert [v.name for v in det][0] == "yolov5n" and len(cls) == 5
+    assert cls[0].latency_ms(1, 1) == pytest.approx(70.4896)
+    with pytest.raises(DataNotFoundError):
+        pr.video_variants(source="data")

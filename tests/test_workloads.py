@@ -260,3 +260,30 @@ def test_workload_with_dynamic_budget_from_bandwidth():
     budget = wl.remaining_budget(bw, 200_000)
     w = wl.Workload.from_rates([4, 4, 4], seed=0, budget_ms=budget, payload_bytes=200_000)
     assert set(np.round(w.budget_ms)) == {800.0, 600.0, 900.0}
+
+
+@real_belgium
+def test_belgium_stats_table_is_what_the_log_says():
+    bw = wl.belgium_4g().bandwidth_Bps.to_numpy()
+    lg = np.log(bw)
+    st = wl.BELGIUM_STATS
+    assert bw.min() == pytest.approx(st["min_Bps"], rel=1e-6)
+    assert bw.max() == pytest.approx(st["max_Bps"], rel=1e-6)
+    assert lg.mean() == pytest.approx(st["log_mean"], abs=1e-3)
+    assert lg.std() == pytest.approx(st["log_sd"], abs=1e-3)
+    assert wl.rate_stats(lg)["ac1"] == pytest.approx(st["log_ac1"], abs=1e-3)
+    assert wl.bandwidth_series()[1] == "belgium"
+
+
+def test_synthetic_bandwidth_resembles_belgium():
+    """The tolerances promised in synthetic_bandwidth's docstring, seeds 0-4."""
+    st = wl.BELGIUM_STATS
+    real_mean = np.exp(st["log_mean"] + st["log_sd"] ** 2 / 2)  # lognormal mean, 3.45 MB/s
+    for seed in range(5):
+        bw = wl.synthetic_bandwidth(600, seed=seed)
+        assert bw.mean() == pytest.approx(real_mean, rel=0.10)
+        assert abs(wl.rate_stats(np.log(bw))["ac1"] - st["log_ac1"]) <= 0.1
+        up_ms = (1000 * 200 * 1024 / bw).mean()
+        assert up_ms == pytest.approx(72.0, rel=0.15)
+    assert np.array_equal(wl.synthetic_bandwidth(50, 3), wl.synthetic_bandwidth(50, 3))
+    assert wl.bandwidth_series("synthetic", duration_s=7)[1] == "synthetic"

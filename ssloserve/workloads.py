@@ -117,7 +117,7 @@ def arrivals(rates, seed: int = 0) -> np.ndarray:
     return t
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Workload:
     """Requests to serve: arrival time, remaining SLO budget and payload of each request.
 
@@ -733,10 +733,14 @@ def bandwidth_per_second(time_s, bandwidth_Bps, duration_s: int | None = None) -
     return bw[np.clip(idx, 0, len(bw) - 1)]
 
 
-def remaining_budget(bandwidth_Bps, payload_bytes, slo_ms: float = 1000.0) -> np.ndarray:
+def remaining_budget(
+    bandwidth_Bps, payload_bytes, slo_ms: float = 1000.0, min_ms: float = 0.0
+) -> np.ndarray:
     """Time left for serving after the upload: ``SLO - S / bandwidth`` (ms, PAPERS.md 0.4).
 
-    Budgets below 0 (uploads slower than the SLO) are clipped to 0, as in Sponge's table.
+    Budgets below ``min_ms`` (uploads slower than the SLO) are raised to it: 0 by default,
+    as in Sponge's table (its 500 KB row has zeros). A runtime that wants every request to
+    have a positive budget can pass e.g. ``min_ms=1.0``; such requests miss their SLO anyway.
     Sponge's "200 KB" is 200 * 1024 bytes: with that, this function reproduces
     ``network/sponge_dynamic_slas.csv`` from the first 600 rows of the Belgium log: never
     below it and at most 2.04 ms above it (the table cuts seconds to 3 decimals).
@@ -746,6 +750,7 @@ def remaining_budget(bandwidth_Bps, payload_bytes, slo_ms: float = 1000.0) -> np
     bandwidth_Bps : bytes per second, positive (scalar or array, e.g. one per second)
     payload_bytes : request payload in bytes (scalar or array)
     slo_ms : end-to-end SLO
+    min_ms : the smallest budget returned
 
     Returns
     -------
@@ -760,7 +765,7 @@ def remaining_budget(bandwidth_Bps, payload_bytes, slo_ms: float = 1000.0) -> np
     if (bw <= 0).any() or not np.isfinite(bw).all():
         raise ValueError("bandwidth must be positive and finite")
     out = slo_ms - 1000.0 * np.asarray(payload_bytes, dtype=float) / bw
-    return np.maximum(out, 0.0)
+    return np.maximum(out, float(min_ms))
 
 
 def sponge_dynamic_slas(path=None) -> dict[int, np.ndarray]:

@@ -287,3 +287,7 @@ def test_synthetic_bandwidth_resembles_belgium():
         assert up_ms == pytest.approx(72.0, rel=0.15)
     assert np.array_equal(wl.synthetic_bandwidth(50, 3), wl.synthetic_bandwidth(50, 3))
     assert wl.bandwidth_series("synthetic", duration_s=7)[1] == "synthetic"
+
+
+def test_remaining_budget_floor():
+    assert wl.remaining_budget(100_000.0, 500_000, min_ms=1.0) == 1.0

@@ -42,7 +42,7 @@ REQUIREJS = "requirejs@2.3.8"
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"  # the manager for ipywidgets 8.1
 UNWANTED_EXTENSIONS = ("sphinx_thebe",)
 CHAPTER_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
-VEGA_MIME_RE = re.compile(r"^application/vnd\.vega(lite)?\.v\d+\+json$")
+VEGA_MIME_RE = re.compile(r"^application/vnd\.vega(lite)?\.v\d+[.+]json$")
 
 __all__ = ["build", "vendor", "assemble", "chapters", "main"]
 
@@ -55,12 +55,15 @@ def _log(msg: str) -> None:
 
 
 def _versions() -> dict[str, str]:
+    import altair as alt
     import vl_convert as vlc
 
     return {
         "requirejs": REQUIREJS,
         "html-manager": HTML_MANAGER,
         "vl-convert-python": vlc.__version__,
+        "altair": alt.__version__,
+        "bundle-format": "4",
     }
 
 
@@ -83,20 +86,35 @@ def _npm_pack(spec: str, tmp: Path) -> Path:
     return dest / "package"
 
 
+WIDGETS_CONFIG = """/* ssloserve: the widget manager's fonts and styles live next to it in
+   _static/vendor/html-manager/, not under the page's folder or a CDN. Loaded after
+   require.js and before html-manager/embed-amd.js. */
+(function () {
+  var here = document.currentScript.src;
+  var base = here.slice(0, here.lastIndexOf("/") + 1) + "html-manager/";
+  window.__jupyter_widgets_assets_path__ = base;
+  /* The bundle finds its assets next to each AMD module's URI: put them all there. */
+  var paths = { "@jupyter-widgets/html-manager/dist": base.slice(0, -1) };
+  ["base", "base7", "controls", "controls7", "html-manager"].forEach(function (m) {
+    paths["@jupyter-widgets/" + m] = base + m;
+  });
+  if (window.requirejs) {
+    window.requirejs.config({ paths: paths });
+  }
+})();
+"""
+
 VEGA_GLUE = """
 /* ssloserve: make the bundle usable by Altair's HTML output and by data-vega-spec divs. */
-(function () {
+(function (versions) {
   "use strict";
-  var vega = window.vega, vegaLite = window.vegaLite, vegaEmbed = window.vegaEmbed;
-  /* Altair's HTML template skips loading a library whose version is recorded here. */
+  var vegaEmbed = window.vegaEmbed;
+  /* Altair's HTML template loads a library from a CDN unless VEGA_DEBUG records that
+     the version it wants is present: record what this bundle holds. */
   var dbg = (window.VEGA_DEBUG = window.VEGA_DEBUG || {});
-  dbg.vega_version = vega.version.split(".")[0];
-  dbg.vegalite_version = vegaLite.version;
-  dbg.vegaembed_version = vegaEmbed.version.split(".")[0];
+  Object.keys(versions).forEach(function (k) { dbg[k] = versions[k]; });
   /* With require.js on the page Altair asks AMD for "vega-embed": answer locally. */
   if (typeof window.define === "function" && window.define.amd) {
-    window.define("vega", [], function () { return vega; });
-    window.define("vega-lite", [], function () { return vegaLite; });
     window.define("vega-embed", [], function () { return vegaEmbed; });
   }
   function renderAll() {
@@ -116,26 +134,47 @@ VEGA_GLUE = """
   } else {
     renderAll();
   }
-})();
+})(%s);
 """
 
 
 def _vega_bundle() -> str:
+    """The Vega bundle from vl-convert, function-scoped, plus the glue above.
+
+    The Vega-Lite in the bundle is the minor version the installed Altair writes, so
+    Altair's HTML outputs find the version they ask for.
+    """
+    import altair as alt
     import vl_convert as vlc
 
-    bundle = vlc.javascript_bundle()
+    vl_full = alt.VEGALITE_VERSION  # e.g. "6.4.1"
+    vl_minor = ".".join(vl_full.split(".")[:2])
+    if vl_minor not in vlc.get_vegalite_versions():
+        raise RuntimeError(
+            f"vl-convert-python {vlc.__version__} has no Vega-Lite {vl_minor} "
+            f"(Altair {alt.__version__} writes it); upgrade vl-convert-python"
+        )
+    vega, embed = vlc.get_vega_version(), vlc.get_vega_embed_version()
+    # vl-convert's default snippet sets window.vega and window.vegaLite to null (it takes
+    # their default exports, which are null); only vegaEmbed is needed and exported.
+    bundle = vlc.javascript_bundle("window.vegaEmbed = vegaEmbed;", vl_version=vl_minor)
     header = (
-        f"/* Vega {vlc.get_vega_version()}, Vega-Lite (latest in vl-convert-python "
-        f"{vlc.__version__}) and Vega-Embed {vlc.get_vega_embed_version()}, bundled by "
-        "vl_convert.javascript_bundle(). Wrapped in a function scope: its top-level names "
-        "stay private and it cannot see require.js's define. Licenses: BSD-3-Clause. */\n"
+        f"/* Vega {vega}, Vega-Lite {vl_minor} and Vega-Embed {embed}, bundled by "
+        f"vl_convert.javascript_bundle() of vl-convert-python {vlc.__version__}. Wrapped "
+        "in a function scope: its top-level names stay private and it cannot see "
+        "require.js's define. Licenses: BSD-3-Clause. */\n"
     )
     wrapped = (
         "(function (define, require, requirejs, module, exports) {\n"
         + bundle
         + "\n}).call(window);\n"
     )
-    return header + wrapped + VEGA_GLUE
+    versions = {
+        "vega_version": vega.split(".")[0],
+        "vegalite_version": vl_full,
+        "vegaembed_version": embed.split(".")[0],
+    }
+    return header + wrapped + VEGA_GLUE % json.dumps(versions)
 
 
 def vendor(dest: Path = VENDOR, force: bool = False) -> Path:
@@ -161,6 +200,7 @@ def vendor(dest: Path = VENDOR, force: bool = False) -> Path:
         for lic in ("LICENSE", "LICENSE.md"):
             if (mgr / lic).is_file():
                 shutil.copy2(mgr / lic, dest / "html-manager" / "LICENSE")
+    (dest / "widgets-config.js").write_text(WIDGETS_CONFIG, encoding="utf8")
     (dest / "vega" / "vega-bundle.js").write_text(_vega_bundle(), encoding="utf8")
     (dest / "npm").mkdir()
     (dest / "npm" / "README.txt").write_text(
@@ -182,6 +222,8 @@ def chapters(notebooks: Path = NOTEBOOKS) -> list[Path]:
 
 def _vega_div(mime: str, spec: object) -> str:
     mode = "vega-lite" if "vegalite" in mime else "vega"
+    if isinstance(spec, (str, list)):  # nbformat stores non-"+json" mimetypes as text
+        spec = json.loads(spec if isinstance(spec, str) else "".join(spec))
     data = html.escape(json.dumps(spec), quote=True)
     return f'<div class="vega-embed ssloserve-vega" data-vega-mode="{mode}" data-vega-spec="{data}"></div>'
 

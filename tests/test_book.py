@@ -1,0 +1,395 @@
+"""The book builds offline, references only local files, and renders in real Chromium.
+
+One build (in a subprocess, into a temporary folder) serves every test: the chapters in
+``notebooks/`` plus three fixture chapters made here from real Altair and ipywidgets
+outputs (a static SVG chart, a Vega-Lite mimetype output, Altair's HTML output, and a
+slider with saved widget state), so the offline JavaScript is exercised even before any
+chapter uses it.
+
+The browser tests need Debian's ``chromium`` (``.ci/run`` installs it). Without it they
+fail, unless ``SSLOSERVE_SKIP_BROWSER=1`` asks to skip them.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_PY = ROOT / "book" / "build.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FIXTURES = ("97_test_svg", "98_test_vega", "99_test_widget")
+
+
+def _load_build_module():
+    spec = importlib.util.spec_from_file_location("ssloserve_book_build", BUILD_PY)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+build_mod = _load_build_module()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _notebook(title: str, outputs: list[dict], metadata: dict | None = None) -> dict:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.update(
+        {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.metadata.update(metadata or {})
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\nA fixture chapter."))
+    for i, out in enumerate(outputs, start=1):
+        cell = nbformat.v4.new_code_cell("chart", execution_count=i)
+        cell.outputs = [nbformat.v4.new_output("display_data", data=out)]
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def _bundle(chart, renderer: str) -> dict:
+    import altair as alt
+
+    with alt.renderers.enable(renderer):
+        b = chart._repr_mimebundle_()
+    b = dict(b[0] if isinstance(b, tuple) else b)
+    # Altair 6 names its mimetype application/vnd.vegalite.v6.json; nbformat stores a JSON
+    # object only under a "+json" name, so store the text form a notebook would hold.
+    return {
+        k: json.dumps(v) if k.endswith(".json") and not isinstance(v, str) else v
+        for k, v in b.items()
+    }
+
+
+def _write_fixture_chapters(folder: Path) -> None:
+    import altair as alt
+    import ipywidgets as widgets
+    import nbformat
+    import pandas as pd
+    from ipywidgets.embed import embed_data
+
+    df = pd.DataFrame({"b": [1, 2, 4, 8], "latency_ms": [12.0, 15.0, 22.0, 35.0]})
+    chart = alt.Chart(df).mark_line(point=True).encode(x="b:Q", y="latency_ms:Q")
+    nbs = {
+        "97_test_svg": _notebook("Fixture: SVG chart", [_bundle(chart, "svg")]),
+        "98_test_vega": _notebook(
+            "Fixture: Vega charts", [_bundle(chart, "mimetype"), _bundle(chart, "html")]
+        ),
+    }
+    slider = widgets.IntSlider(value=4, min=1, max=16, description="b")
+    state = embed_data(views=[slider])
+    nbs["99_test_widget"] = _notebook(
+        "Fixture: widget",
+        [
+            {"application/vnd.jupyter.widget-view+json": state["view_specs"][0], "text/plain": "b"},
+            # With require.js on the page Altair's HTML output takes its AMD branch.
+            _bundle(chart, "html"),
+        ],
+        {"widgets": {"application/vnd.jupyter.widget-state+json": state["manager_state"]}},
+    )
+    for name, nb in nbs.items():
+        nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """Build the book (real chapters plus fixtures) once; return the html folder."""
+    tmp = tmp_path_factory.mktemp("book")
+    nbdir = tmp / "notebooks"
+    nbdir.mkdir()
+    for nb in build_mod.chapters():
+        (nbdir / nb.name).symlink_to(nb)
+    _write_fixture_chapters(nbdir)
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_PY), "--out", str(tmp / "out"), "--notebooks", str(nbdir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"book build failed:\n{proc.stdout}\n{proc.stderr}"
+    html = tmp / "out" / "html"
+    assert (html / "intro.html").is_file()
+    return html
+
+
+def _chapter_names() -> list[str]:
+    return [p.stem for p in build_mod.chapters()] + list(FIXTURES)
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+class _Refs(HTMLParser):
+    """Collect the URLs a page loads as script, stylesheet, font or preload."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script" and a.get("src"):
+            self.urls.append(("script", a["src"]))
+        elif tag == "link" and a.get("href"):
+            rel = (a.get("rel") or "").lower()
+            if any(r in rel for r in ("stylesheet", "preload", "modulepreload", "icon")):
+                self.urls.append((f"link {rel}", a["href"]))
+        elif tag == "style":
+            self._in_style = True
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            for url in re.findall(r"@import\s+(?:url\()?['\"]?([^'\")\s;]+)", data):
+                self.urls.append(("css @import", url))
+
+
+def _is_external(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(parts.scheme in ("http", "https") or url.startswith("//"))
+
+
+def test_toc_follows_the_notebooks(site):
+    toc = (site.parent / "src" / "_toc.yml").read_text()
+    for name in _chapter_names():
+        assert f"chapters/{name}" in toc
+        assert (site / "chapters" / f"{name}.html").is_file(), name
+
+
+def test_chapters_pick_numbered_notebooks_only(tmp_path):
+    for name in ("00_tour.ipynb", "05_netnn.ipynb", "scratch.ipynb", "1_bad.ipynb"):
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "README.md").write_text("x")
+    assert [p.name for p in build_mod.chapters(tmp_path)] == ["00_tour.ipynb", "05_netnn.ipynb"]
+
+
+def test_pages_load_only_local_scripts_and_styles(site):
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 3 + len(FIXTURES)
+    bad = []
+    for page in pages:
+        refs = _Refs()
+        refs.feed(page.read_text(encoding="utf8"))
+        bad += [(str(page.relative_to(site)), kind, u) for kind, u in refs.urls if _is_external(u)]
+    assert not bad, f"pages load external files: {bad[:10]}"
+    # Each local reference resolves to a file in the site.
+    intro = _Refs()
+    intro.feed((site / "intro.html").read_text(encoding="utf8"))
+    for _, url in intro.urls:
+        path = site / urlsplit(url).path
+        assert path.is_file(), url
+
+
+def test_vendored_assets_are_in_the_site_not_the_source(site):
+    static = site / "_static"
+    assert (static / "mathjax" / "tex-chtml.js").is_file()
+    assert (static / "vendor" / "require.js").is_file()
+    assert (static / "vendor" / "html-manager" / "embed-amd.js").is_file()
+    assert (static / "vendor" / "vega" / "vega-bundle.js").is_file()
+    # Jupyter Book adds every .js under the source _static/ to every page: none there.
+    assert not list((site.parent / "src").glob("_static/**/*.js"))
+    intro = (site / "intro.html").read_text(encoding="utf8")
+    assert "vega-bundle.js" not in intro and "embed-amd.js" not in intro
+    assert "_static/mathjax/tex-chtml.js" in intro
+    vega_page = (site / "chapters" / "98_test_vega.html").read_text(encoding="utf8")
+    assert "_static/vendor/vega/vega-bundle.js" in vega_page
+    widget_page = (site / "chapters" / "99_test_widget.html").read_text(encoding="utf8")
+    assert "_static/vendor/require.js" in widget_page
+    assert "_static/vendor/html-manager/embed-amd.js" in widget_page
+
+
+def test_vega_bundle_is_function_scoped():
+    text = build_mod._vega_bundle()
+    head = text.split("\n", 2)[1]
+    assert head.startswith("(function (define, require, requirejs, module, exports) {")
+    assert re.search(r"window\.vegaEmbed\s*=", text)
+    assert "VEGA_DEBUG" in text
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _require_chromium():
+    if os.environ.get("SSLOSERVE_SKIP_BROWSER") == "1":
+        pytest.skip("SSLOSERVE_SKIP_BROWSER=1: the browser check of the book is skipped")
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
+            ".ci/run does it) or set SSLOSERVE_SKIP_BROWSER=1 to skip this check"
+        )
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature fixed by the base class
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # The browser really is Debian's chromium, not a Playwright download.
+        installed = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True)
+        assert b.version in installed.stdout, (b.version, installed.stdout)
+        yield b
+        b.close()
+
+
+class _PageLog:
+    """Open a page, refusing and recording every request that leaves the loopback host."""
+
+    def __init__(self, browser, base: str):
+        self.base = base
+        self.ctx = browser.new_context()
+        self.page = self.ctx.new_page()
+        self.external: list[str] = []
+        self.failed: list[str] = []
+        self.console: list[str] = []
+        self.page.route("**/*", self._route)
+        self.page.on("requestfailed", self._failed)
+        self.page.on("response", self._response)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda err: self.console.append(f"pageerror: {err}"))
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(self.base) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def _failed(self, request):
+        self.failed.append(f"{request.url} ({request.failure})")
+
+    def _response(self, response):
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            self.failed.append(f"{response.url} (HTTP {response.status})")
+
+    def _console(self, msg):
+        if msg.type == "error" and "favicon.ico" not in msg.text:
+            self.console.append(msg.text)
+
+    def open(self, path: str):
+        self.page.goto(f"{self.base}/{path}", wait_until="load")
+        return self.page
+
+    def assert_clean(self):
+        assert not self.external, f"requests left the machine: {self.external}"
+        assert not self.failed, f"failed requests: {self.failed}"
+        assert not self.console, f"console errors: {self.console}"
+
+    def close(self):
+        self.ctx.close()
+
+
+@pytest.mark.browser
+def test_intro_renders_with_mathjax(server, browser):
+    log = _PageLog(browser, server)
+    try:
+        page = log.open("intro.html")
+        assert "SLO-aware inference serving" in page.title()
+        assert page.locator("h1").first.inner_text().startswith("ssloserve")
+        page.wait_for_selector("mjx-container", timeout=20_000)
+        # The display equation l(b, c) is typeset (MathJax replaces the TeX source).
+        n_display = page.locator("mjx-container[display='true']").count()
+        assert n_display >= 1
+        assert page.locator("text=\\gamma").count() == 0
+        page.wait_for_load_state("networkidle")
+        log.assert_clean()
+    finally:
+        log.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", _chapter_names())
+def test_chapter_charts_and_widgets_render(server, browser, name):
+    log = _PageLog(browser, server)
+    try:
+        page = log.open(f"chapters/{name}.html")
+        page.wait_for_load_state("networkidle")
+        # Every Vega chart ends up drawn: the embed div holds an svg or a canvas.
+        charts = page.locator("div.vega-embed, div[data-vega-spec], div[id^='altair-viz-']")
+        for i in range(charts.count()):
+            charts.nth(i).locator("svg, canvas").first.wait_for(timeout=20_000)
+        # Every image (static SVG charts) loaded.
+        broken = page.evaluate(
+            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.src)"
+        )
+        assert not broken, f"images that did not load: {broken}"
+        # Every saved widget view is replaced by a live widget.
+        views = page.locator("script[type='application/vnd.jupyter.widget-view+json']")
+        if views.count():
+            page.locator(".jupyter-widgets").first.wait_for(timeout=20_000)
+        if name == "98_test_vega":
+            assert charts.count() == 2
+        if name == "99_test_widget":
+            assert page.locator(".widget-slider, .jupyter-widget-slider").count() >= 1
+            assert charts.count() == 1
+        if name == "97_test_svg":
+            assert page.locator("img[src$='.svg']").count() >= 1
+        log.assert_clean()
+    finally:
+        log.close()
+
+
+def test_notebook_vega_outputs_become_divs(tmp_path):
+    import altair as alt
+    import nbformat
+    import pandas as pd
+
+    chart = alt.Chart(pd.DataFrame({"a": [1, 2]})).mark_point().encode(x="a")
+    nb = _notebook("t", [_bundle(chart, "mimetype")])
+    src = tmp_path / "01_t.ipynb"
+    nbformat.write(nb, src)
+    build_mod._prepare_notebook(src, tmp_path / "out.ipynb")
+    out = json.loads((tmp_path / "out.ipynb").read_text())
+    html = out["cells"][1]["outputs"][0]["data"]["text/html"]
+    assert 'data-vega-mode="vega-lite"' in html and "data-vega-spec=" in html

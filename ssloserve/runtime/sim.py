@@ -38,6 +38,10 @@ from .api import RunOptions, checked_config, initial_config, workload_arrays
 from .observation import Observation
 from .result import DROPPED, LATE, PENDING, REASONS, SERVED, RequestLog, Result
 
+_R_DEADLINE = REASONS.index("deadline_passed")
+_R_CANNOT = REASONS.index("cannot_finish")
+_R_KSLO = REASONS.index("k_slo")
+
 __all__ = ["simulate"]
 
 STARTING, ACTIVE, DRAINING, STOPPED = 0, 1, 2, 3
@@ -121,11 +125,14 @@ class _St:
         "b_rep",
         "b_k",
         "b_acc",
+        "draw",
+        "noise",
+        "ni",
     )
 
 
 class _Sim:
-    def __init__(self, pipeline: Pipeline, workload, policy, opts: RunOptions):
+    def __init__(self, pipeline: Pipeline, workload, policy, opts: RunOptions, fast=True):
         self.pipeline, self.policy, self.opts = pipeline, policy, opts
         a, d, _pay, horizon = workload_arrays(workload, opts.duration_s)
         self.a, self.d, self.horizon = a, d, horizon
@@ -151,8 +158,9 @@ class _Sim:
         self.events: list = []
         self.timeline: list = []
         self._tables: dict = {}
-        self.rng = np.random.default_rng(opts.seed)
         self.drop_idx: list[int] = []
+        self.drop_arrays: list = []
+        self.fast = fast
         self.drop_reason: list[int] = []
         self.dag = not pipeline.is_chain()
         self.dead = bytearray(n) if self.dag else None
@@ -176,6 +184,8 @@ class _Sim:
             s.last_state = "done"
             s.m_idx, s.b_start, s.b_fin, s.b_rep, s.b_k, s.b_acc = [], [], [], [], [], []
             s.join = None
+            s.draw = _noise_source(opts, len(self.st))
+            s.noise, s.ni = [], _CHUNK
             self.st[name] = s
         for name, s in self.st.items():
             s.succ = [self.st[x] for x in pipeline.successors(name)]
@@ -446,6 +456,304 @@ class _Sim:
         self.log.accuracy[idx] *= np.repeat(np.array(st.b_acc), k)
         st.m_idx, st.b_start, st.b_fin, st.b_rep, st.b_k, st.b_acc = [], [], [], [], [], []
 
+    # ---------------------------------------------------------------- the fast path
+    def fast_ok(self) -> bool:
+        """Static config, a chain, no batch delay, every stage served: one pass per stage."""
+        if not (self.fast and self.static and self.pipeline.is_chain()):
+            return False
+        if self.opts.max_batch_delay_ms > 0:
+            return False
+        for st in self.st.values():
+            act = [r for r in st.reps if r.state == ACTIVE]
+            if not act or len({(r.variant, r.cores) for r in act}) != 1:
+                return False
+        return True
+
+    def run_fast(self, wall0) -> Result:
+        """Each stage in turn, batch by batch; stage k+1's arrivals are stage k's completions
+        in the order the event loop would process them (finish time, then dispatch order)."""
+        log, d = self.log, self.d
+        ids = None  # position -> request index (None: identity)
+        A, G = self.a, None
+        interrupted, t_stop, nb = False, INF, 0
+        prog = _Progress(self.opts.progress, wall0, self.horizon * len(self.st))
+        try:
+            for k, name in enumerate(self.pipeline.order):
+                st = self.st[name]
+                reps = sorted((r for r in st.reps if r.state == ACTIVE), key=lambda r: r.rid)
+                thrp = None if self.thr is None else (self.thr if ids is None else self.thr[ids])
+                dlp = d if ids is None else d[ids]
+                idv = np.arange(len(A)) if ids is None else ids
+                fifo = self.opts.queue == "fifo"
+                args = (st, A, G, reps, prog, k * self.horizon)
+                if fifo and thrp is None and st.b == 1 and len(reps) == 1:
+                    out = self._pass_lindley(st, A, reps[0])
+                    members = idv
+                    dropped = np.zeros(0, dtype=np.int64)
+                elif fifo:
+                    out = self._pass_fifo(*args, thrp, dlp)
+                    head, dpos = out[0], np.asarray(out[5], dtype=np.int64)
+                    keep = np.ones(head, dtype=bool)
+                    keep[dpos] = False
+                    members = idv[:head][keep]
+                    dropped = idv[dpos]
+                else:
+                    out = self._pass_edf(*args, idv, dlp)
+                    members = np.asarray(out[0], dtype=np.int64)
+                    dropped = np.asarray(out[5], dtype=np.int64)
+                bs, bf, br, bk = (np.asarray(x) for x in out[1:5])
+                bk = bk.astype(np.int64)
+                nb += len(bk)
+                self.drop_arrays.append((dropped, np.asarray(out[6], dtype=np.int8)))
+                cols = log.stage_cols[name]
+                cols["start_s"][members] = np.repeat(bs, bk)
+                cols["finish_s"][members] = np.repeat(bf, bk)
+                cols["replica"][members] = np.repeat(br.astype(np.int32), bk)
+                cols["batch"][members] = np.repeat(bk.astype(np.int16), bk)
+                log.accuracy[members] *= reps[0].acc
+                if out[7]:
+                    interrupted, t_stop = True, out[8]
+                    break
+                order = np.argsort(bf, kind="stable")
+                bko = bk[order]
+                ends = np.cumsum(bko)
+                starts = (np.cumsum(bk) - bk)[order]
+                pos = np.repeat(starts - (ends - bko), bko) + np.arange(
+                    int(ends[-1]) if len(ends) else 0
+                )
+                ids = members[pos]
+                A = np.repeat(bf[order], bko)
+                G = np.repeat(ends, bko)
+        except KeyboardInterrupt:
+            interrupted = True
+            t_stop = prog.t
+        prog.close()
+        if interrupted:
+            t_stop = max(float(t_stop), 0.0) if np.isfinite(t_stop) else 0.0
+            for cols in log.stage_cols.values():
+                late = ~(cols["finish_s"] <= t_stop)
+                cols["start_s"][late] = np.nan
+                cols["finish_s"][late] = np.nan
+                cols["replica"][late] = -1
+                cols["batch"][late] = 0
+            n_arr = int(np.searchsorted(self.a, t_stop, side="right"))
+            for j, (di, dr) in enumerate(self.drop_arrays):
+                di = np.asarray(di, dtype=np.int64)
+                self.drop_arrays[j] = (di[di < n_arr], np.asarray(dr)[di < n_arr])
+            end_s = t_stop
+        else:
+            n_arr = self.n
+            fin = log.stage_cols[self.pipeline.sink]["finish_s"]
+            last = float(np.nanmax(fin)) if np.isfinite(fin).any() else 0.0
+            end_s = max(self.horizon, last)
+        self.account(end_s)
+        self.path = "fast"
+        return self.finish(n_arr, interrupted, end_s, wall0, nb)
+
+    def _pass_lindley(self, st, A, rep):
+        """One server, batch 1, FIFO, no drops: the Lindley recursion
+        ``D_n = max(A_n, D_{n-1}) + S_n`` in closed form,
+        ``D_n = C_n + max_{k<=n}(A_k - C_{k-1})`` with ``C`` the cumulative service."""
+        n = len(A)
+        svc = np.full(n, rep.tbl[1])
+        if st.draw is not None:
+            m = -(-n // _CHUNK)
+            noise = np.concatenate([np.asarray(st.draw()) for _ in range(m)])[:n]
+            svc *= noise
+        c = np.cumsum(svc)
+        fin = c + np.maximum.accumulate(A - (c - svc))
+        start = fin - svc
+        return None, start, fin, np.full(n, rep.rid), np.ones(n, np.int64), [], [], False, 0.0
+
+    def _pass_fifo(self, st, A, G, reps, prog, t_off, thrp, dlp):
+        """One FIFO stage, batch by batch. Returns (positions taken, batch start, finish,
+        replica, size lists, dropped positions, reasons, interrupted, time reached)."""
+        b, n = st.b, len(A)
+        tbl, exp = reps[0].tbl, reps[0].exp
+        free = [(0.0, r.rid) for r in reps]
+        heapreplace = heapq.heapreplace
+        draw = st.draw
+        noise, ni = ([], _CHUNK) if draw is None else (st.noise, st.ni)
+        cf = self.opts.drop == "cannot_finish"
+        rcode = _R_KSLO if self.opts.drop == "k_slo" else _R_DEADLINE
+        bs, bf, br, bk, dpos, dre = [], [], [], [], [], []
+        head = arr = 0
+        t_last = -INF
+        c0 = cl = 0
+        Ac: list = []
+        Gc: list = []
+        s = 0.0
+        it = 0
+        try:
+            while True:
+                f, rid = free[0]
+                while arr < n:
+                    j = arr - c0
+                    if j >= cl:
+                        c0, j = arr, 0
+                        Ac = A[arr : arr + _CHUNK].tolist()
+                        cl = len(Ac)
+                        if G is not None:
+                            Gc = G[arr : arr + _CHUNK].tolist()
+                    x = Ac[j]
+                    if x < f:
+                        t_last = x
+                        arr += 1
+                    else:
+                        break
+                if head >= arr:
+                    if arr >= n:
+                        break
+                    j = arr - c0
+                    t_last = Ac[j]
+                    arr = Gc[j] if G is not None else arr + 1
+                s = f if f > t_last else t_last
+                if thrp is None:
+                    hi = head + b
+                    if hi > arr:
+                        hi = arr
+                    k = hi - head
+                    head = hi
+                else:
+                    k0 = arr - head
+                    limit = s + exp[k0 if k0 < b else b] if cf else s
+                    k = 0
+                    while head < arr and k < b:
+                        if thrp[head] < limit:
+                            dpos.append(head)
+                            dre.append(
+                                (_R_DEADLINE if dlp[head] < s else _R_CANNOT) if cf else rcode
+                            )
+                        else:
+                            k += 1
+                        head += 1
+                    if k == 0:
+                        continue
+                if draw is None:
+                    svc = tbl[k]
+                else:
+                    if ni >= _CHUNK:
+                        noise, ni = draw(), 0
+                    svc = tbl[k] * noise[ni]
+                    ni += 1
+                heapreplace(free, (s + svc, rid))
+                bs.append(s)
+                bf.append(s + svc)
+                br.append(rid)
+                bk.append(k)
+                it += 1
+                if not it & 0xFFFF:
+                    prog.update(t_off + s)
+        except KeyboardInterrupt:
+            return head, bs, bf, br, bk, dpos, dre, True, s
+        return head, bs, bf, br, bk, dpos, dre, False, s
+
+    def _pass_edf(self, st, A, G, reps, prog, t_off, idv, dlp):
+        """One EDF stage, batch by batch; same returns as :meth:`_pass_fifo` but the first is
+        the served request indices in dispatch order and the dropped ones are indices."""
+        b, n = st.b, len(A)
+        tbl, exp = reps[0].tbl, reps[0].exp
+        free = [(0.0, r.rid) for r in reps]
+        heapreplace, heappush, heappop = heapq.heapreplace, heapq.heappush, heapq.heappop
+        draw = st.draw
+        noise, ni = ([], _CHUNK) if draw is None else (st.noise, st.ni)
+        drop = self.opts.drop
+        cf = drop == "cannot_finish"
+        thr = None if drop == "never" else self.thr
+        by_deadline = drop in ("deadline", "cannot_finish")
+        rcode = _R_KSLO if drop == "k_slo" else _R_DEADLINE
+        qh: list = []
+        members: list = []
+        bs, bf, br, bk, dids, dre = [], [], [], [], [], []
+        arr = 0
+        t_last = -INF
+        c0 = cl = 0
+        Ac: list = []
+        Ic: list = []
+        Dc: list = []
+        Gc: list = []
+        s = 0.0
+        it = 0
+
+        def load(at):
+            return (
+                A[at : at + _CHUNK].tolist(),
+                idv[at : at + _CHUNK].tolist(),
+                dlp[at : at + _CHUNK].tolist(),
+                None if G is None else G[at : at + _CHUNK].tolist(),
+            )
+
+        try:
+            while True:
+                f, rid = free[0]
+                while arr < n:
+                    j = arr - c0
+                    if j >= cl:
+                        c0, j = arr, 0
+                        Ac, Ic, Dc, Gc = load(arr)
+                        cl = len(Ac)
+                    x = Ac[j]
+                    if x < f:
+                        t_last = x
+                        heappush(qh, (Dc[j], Ic[j]))
+                        arr += 1
+                    else:
+                        break
+                if not qh:
+                    if arr >= n:
+                        break
+                    j = arr - c0
+                    t_last = Ac[j]
+                    g = Gc[j] if G is not None else arr + 1
+                    while arr < g:
+                        j = arr - c0
+                        if j >= cl:
+                            c0, j = arr, 0
+                            Ac, Ic, Dc, Gc = load(arr)
+                            cl = len(Ac)
+                        heappush(qh, (Dc[j], Ic[j]))
+                        arr += 1
+                s = f if f > t_last else t_last
+                batch = []
+                if thr is None:
+                    k = len(qh)
+                    if k > b:
+                        k = b
+                    for _ in range(k):
+                        batch.append(heappop(qh)[1])
+                else:
+                    k0 = len(qh)
+                    limit = s + exp[k0 if k0 < b else b] if cf else s
+                    while qh and len(batch) < b:
+                        dl, i = heappop(qh)
+                        if (dl if by_deadline else thr[i]) < limit:
+                            dids.append(i)
+                            dre.append((_R_DEADLINE if dl < s else _R_CANNOT) if cf else rcode)
+                        else:
+                            batch.append(i)
+                    k = len(batch)
+                    if k == 0:
+                        continue
+                if draw is None:
+                    svc = tbl[k]
+                else:
+                    if ni >= _CHUNK:
+                        noise, ni = draw(), 0
+                    svc = tbl[k] * noise[ni]
+                    ni += 1
+                heapreplace(free, (s + svc, rid))
+                members.extend(batch)
+                bs.append(s)
+                bf.append(s + svc)
+                br.append(rid)
+                bk.append(k)
+                it += 1
+                if not it & 0xFFFF:
+                    prog.update(t_off + s)
+        except KeyboardInterrupt:
+            return members, bs, bf, br, bk, dids, dre, True, s
+        return members, bs, bf, br, bk, dids, dre, False, s
+
     # ---------------------------------------------------------------- the loop
     def run(self) -> Result:
         opts, policy = self.opts, self.policy
@@ -456,19 +764,6 @@ class _Sim:
         dead, dag = self.dead, self.dag
         delay = opts.max_batch_delay_ms / 1000.0
         det = opts.service == "deterministic"
-        rng = self.rng
-        if opts.service == "exponential":
-
-            def draw():
-                return rng.exponential(1.0, _CHUNK).tolist()
-        else:
-            sig = math.sqrt(math.log1p(opts.service_cv**2))
-
-            def draw():
-                return rng.lognormal(-sig * sig / 2.0, sig, _CHUNK).tolist()
-
-        noise = [] if det else draw()
-        ni = [0]
 
         def dispatch(st: _St, t):
             q = st.q
@@ -497,12 +792,12 @@ class _Sim:
                 if det:
                     svc = rep.tbl[len(batch)]
                 else:
-                    j = ni[0]
+                    j = st.ni
                     if j >= _CHUNK:
-                        noise[:] = draw()
+                        st.noise = st.draw()
                         j = 0
-                    svc = rep.tbl[len(batch)] * noise[j]
-                    ni[0] = j + 1
+                    svc = rep.tbl[len(batch)] * st.noise[j]
+                    st.ni = j + 1
                 rep.busy = True
                 rep.batch = batch
                 rep.bstart = t
@@ -514,6 +809,8 @@ class _Sim:
         cfg0 = initial_config(policy, self.pipeline, self.slo_ms, obs0)
         self.apply(cfg0, 0.0, initial=True)
         self.record_tick(0.0, cfg0)
+        if self.fast_ok():
+            return self.run_fast(wall0)
         interval = float(policy.interval_s)
         if not self.static and interval < self.horizon:
             heappush(heap, (interval, next(cnt), EV_TICK, None))
@@ -652,9 +949,11 @@ class _Sim:
         done = np.isfinite(fin)
         log.status[done] = np.where(fin[done] <= log.deadline_s[done] + 1e-12, SERVED, LATE)
         if self.drop_idx:
-            di = np.array(self.drop_idx, dtype=np.int64)
+            self.drop_arrays.append((self.drop_idx, self.drop_reason))
+        for di, dr in self.drop_arrays:
+            di = np.asarray(di, dtype=np.int64)
             log.status[di] = DROPPED
-            log.reason[di] = np.array(self.drop_reason, dtype=np.int8)
+            log.reason[di] = np.asarray(dr, dtype=np.int8)
         if n_arrived < self.n:
             log.truncate(n_arrived)
         left = log.status == PENDING
@@ -678,6 +977,7 @@ class _Sim:
             "sim_requests_per_wall_s": n_arrived / wall if wall > 0 else float("inf"),
             "slo_ms": self.slo_ms,
             "service": self.opts.service,
+            "path": getattr(self, "path", "events"),
         }
         if interrupted:
             meta["interrupted_at_s"] = end_s
@@ -710,19 +1010,58 @@ class _Sim:
         return df
 
 
+def _noise_source(opts: RunOptions, k: int):
+    """Multiplicative service-time noise (mean 1) for stage ``k``: its own seeded stream, so a
+    stage's draws do not depend on the other stages."""
+    if opts.service == "deterministic":
+        return None
+    rng = np.random.default_rng([opts.seed, k])
+    if opts.service == "exponential":
+        return lambda: rng.exponential(1.0, _CHUNK).tolist()
+    sig = math.sqrt(math.log1p(opts.service_cv**2))
+    return lambda: rng.lognormal(-sig * sig / 2.0, sig, _CHUNK).tolist()
+
+
+class _Progress:
+    """A progress bar over simulated time that appears once a run has taken 2 s (auto)."""
+
+    def __init__(self, progress, wall0, total):
+        self.progress, self.wall0, self.total = progress, wall0, total
+        self.bar = _bar(total) if progress else None
+        self.t = 0.0
+
+    def update(self, t):
+        self.t = t
+        if self.progress is False:
+            return
+        if self.bar is None and time.perf_counter() - self.wall0 > 2.0:
+            self.bar = _bar(self.total)
+        if self.bar is not None:
+            self.bar.update(max(0, min(int(t), int(self.total)) - self.bar.n))
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _bar(total):
     from tqdm.auto import tqdm
 
     return tqdm(total=int(math.ceil(total)), unit="sim s", desc="sim", leave=False)
 
 
-def simulate(pipeline: Pipeline, workload, policy, options: RunOptions | None = None) -> Result:
+def simulate(
+    pipeline: Pipeline, workload, policy, options: RunOptions | None = None, *, fast: bool = True
+) -> Result:
     """Run the discrete-event simulator (what ``run(..., runtime="sim")`` calls).
 
     Parameters
     ----------
     pipeline, workload, policy : as for :func:`ssloserve.run`
     options : :class:`~ssloserve.runtime.api.RunOptions` (defaults when None)
+    fast : use the batch-at-a-time path when it applies (a ``Static`` policy, a chain of
+        stages, no batch delay): each stage in one pass over its arrivals, with the same
+        semantics as the event loop (``tests/test_sim_fast.py`` checks they agree)
 
     Returns
     -------
@@ -740,4 +1079,4 @@ def simulate(pipeline: Pipeline, workload, policy, options: RunOptions | None = 
     >>> r.requests["finish_s"].round(3).tolist(), r.counts()
     ([0.1, 0.2, 0.4], {'served': 2, 'late': 1, 'dropped': 0})
     """
-    return _Sim(pipeline, workload, policy, (options or RunOptions()).validate()).run()
+    return _Sim(pipeline, workload, policy, (options or RunOptions()).validate(), fast).run()

@@ -1,0 +1,385 @@
+"""FA2 planner against exhaustive oracles (chapter 01_fa2; PAPERS.md 1)."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ssloserve import fa2
+from ssloserve.errors import InfeasibleError, PipelineError
+from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.profiles import LatencyModel
+from ssloserve.runtime.observation import Observation
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------- chain instances
+
+
+@st.composite
+def chains(draw):
+    """Random small chains; integer latencies make ties common, floats make them rare."""
+    S = draw(st.integers(1, 4))
+    integer = draw(st.booleans())
+    lat = []
+    for _ in range(S):
+        bs = draw(st.sets(st.integers(1, 8), min_size=1, max_size=5))
+        if integer:
+            lat.append({b: float(draw(st.integers(1, 60))) for b in sorted(bs)})
+        else:
+            lat.append({b: draw(st.floats(0.5, 120.0)) for b in sorted(bs)})
+    rate = float(draw(st.integers(1, 200))) if integer else draw(st.floats(0.5, 300.0))
+    cores = draw(
+        st.one_of(st.just(1), st.lists(st.sampled_from([0.5, 1.0, 2.0]), min_size=S, max_size=S))
+    )
+    # an SLO anywhere (often infeasible), or exactly the latency of some configuration (a tie)
+    if draw(st.booleans()):
+        slo = draw(st.floats(0.0, 700.0))
+    else:
+        slo = 0.0
+        for table in lat:
+            b = draw(st.sampled_from(sorted(table)))
+            slo += table[b] + fa2.batch_delay_ms(b, rate)
+    return lat, rate, slo, cores
+
+
+def _check_chain_plan(p, lat, rate, slo, cores):
+    """The plan is what it claims: replicas by the formula, its cost and latency, within the SLO."""
+    cs = [cores] * len(lat) if np.ndim(cores) == 0 else list(cores)
+    total_lat, total_cost = 0.0, 0.0
+    for (b, n), table, c in zip(p, lat, cs, strict=True):
+        assert b in table
+        assert n == max(1, math.ceil(rate * table[b] / (1000 * b) - 1e-9))
+        assert n * 1000 * b / table[b] >= rate * (1 - 1e-9)  # enough throughput
+        total_lat += table[b] + 1000 * (b - 1) / rate
+        total_cost += n * c
+    assert total_lat <= slo + 1e-6
+    assert p.latency_ms == pytest.approx(total_lat)
+    assert p.cost == pytest.approx(total_cost)
+
+
+@SETTINGS
+@given(chains())
+def test_solve_chain_equals_brute_force(inst):
+    lat, rate, slo, cores = inst
+    try:
+        want = fa2.brute_force_chain(lat, rate, slo, cores)
+    except InfeasibleError as e:
+        with pytest.raises(InfeasibleError) as got:
+            fa2.solve_chain(lat, rate, slo, cores)
+        assert got.value.constraint == "slo_ms"
+        assert got.value.nearest_feasible == pytest.approx(e.nearest_feasible)
+        assert got.value.nearest_feasible > slo
+        # the reported SLO is indeed the smallest feasible one
+        fa2.solve_chain(lat, rate, got.value.nearest_feasible, cores)
+        return
+    got = fa2.solve_chain(lat, rate, slo, cores)
+    _check_chain_plan(got, lat, rate, slo, cores)
+    assert got.cost == pytest.approx(want.cost)
+    assert got.latency_ms == pytest.approx(
+        want.latency_ms
+    )  # same tie-break: fastest of the cheapest
+
+
+@SETTINGS
+@given(chains())
+def test_grid_dp_is_feasible_never_better_and_exact_on_integer_grids(inst):
+    lat, rate, slo, cores = inst
+    try:
+        opt = fa2.solve_chain(lat, rate, slo, cores)
+    except InfeasibleError:
+        with pytest.raises(InfeasibleError):
+            fa2.solve_chain_grid(lat, rate, slo, cores)
+        return
+    try:
+        g = fa2.solve_chain_grid(lat, rate, slo, cores)
+    except InfeasibleError:
+        return  # the grid lost every feasible plan; allowed, and counted in the benchmark
+    _check_chain_plan(g, lat, rate, slo, cores)
+    assert g.cost >= opt.cost - 1e-9
+    integral = all(
+        float(v + fa2.batch_delay_ms(b, rate)).is_integer() for t in lat for b, v in t.items()
+    )
+    if integral:
+        assert g.cost == pytest.approx(opt.cost)
+
+
+def test_solve_chain_tie_and_boundary():
+    # two stages, SLO exactly equal to the cheap plan's latency: that plan must be chosen
+    lat = [{1: 10.0, 2: 15.0}, {1: 10.0, 2: 15.0}]
+    rate = 200.0  # b=1: 2 instances; b=2: 2 instances at 15 ms (1.5 -> 2); batch delay 5 ms
+    slo = 10.0 + 10.0
+    p = fa2.solve_chain(lat, rate, slo)
+    assert list(p) == [(1, 2), (1, 2)] and p.cost == 4
+    # at the boundary of the batched plan (15 + 5) * 2 = 40 ms: equal cost, the faster one wins
+    p = fa2.solve_chain(lat, rate, 40.0)
+    assert p.cost == 4 and p.latency_ms == 20.0
+
+
+def test_solve_chain_infeasible_reports_smallest_slo():
+    lat = [{1: 30.0, 4: 45.0}, {2: 12.5}]
+    with pytest.raises(InfeasibleError) as e:
+        fa2.solve_chain(lat, 100.0, 40.0)
+    need = 30.0 + 12.5 + 10.0
+    assert e.value.nearest_feasible == pytest.approx(need)
+    assert "smallest feasible SLO" in str(e.value)
+    assert fa2.solve_chain(lat, 100.0, need).latency_ms == pytest.approx(need)
+
+
+def test_solve_chain_rejects_bad_input():
+    with pytest.raises(ValueError, match="rate_rps"):
+        fa2.solve_chain([{1: 1.0}], 0.0, 10.0)
+    with pytest.raises(ValueError, match="latency must be positive"):
+        fa2.solve_chain([{1: -1.0}], 1.0, 10.0)
+    with pytest.raises(ValueError, match="cores_per_instance"):
+        fa2.solve_chain([{1: 1.0}], 1.0, 10.0, cores_per_instance=[1, 2])
+
+
+def test_ten_stage_chain_matches_brute_force_on_a_sample():
+    """A longer chain than hypothesis draws: 10 stages x 3 batch sizes (59,049 plans)."""
+    rng = np.random.default_rng(7)
+    lat = [{b: float(rng.uniform(5, 40) * b**0.6) for b in (1, 2, 4)} for _ in range(10)]
+    for slo in (300.0, 450.0, 700.0):
+        assert fa2.solve_chain(lat, 60.0, slo).cost == fa2.brute_force_chain(lat, 60.0, slo).cost
+
+
+# ---------------------------------------------------------------- pipelines (DAGs)
+
+
+@st.composite
+def _block(draw, depth, force=False):
+    """A stage, or parallel branches followed by their join stage (a fork needs a join)."""
+    if depth == 0 or (not force and draw(st.integers(0, 2)) == 0):
+        return ["stage"]
+    branches = []
+    for _ in range(draw(st.integers(2, 3))):
+        br = draw(_block(depth - 1))
+        if draw(st.booleans()):
+            br = br + ["stage"]
+        branches.append(br)
+    return [("par", branches), "stage"]
+
+
+@st.composite
+def pipelines(draw, max_stages=7):
+    struct = draw(_block(2, force=draw(st.integers(0, 4)) > 0))
+    if draw(st.booleans()):
+        struct += draw(_block(1))
+    names, edges = [], []
+
+    def build(chain, preds):
+        for it in chain:
+            if it == "stage":
+                name = f"s{len(names)}"
+                names.append(name)
+                edges.extend((p, name) for p in preds)
+                preds = [name]
+            else:
+                outs = []
+                for br in it[1]:
+                    outs.extend(build(br, preds))
+                preds = outs
+        return preds
+
+    build(["stage"] + struct, [])
+    assume(len(names) <= max_stages)
+    integer = draw(st.booleans())
+    num = st.integers(0, 30).map(float) if integer else st.floats(0.0, 30.0)
+    stages = []
+    for n in names:
+        m = LatencyModel(draw(num), draw(num), draw(num), draw(num) + 1.0)
+        cores = draw(st.sampled_from([1.0, 2.0]))
+        stages.append(Stage(n, (Variant("v", 1.0, m, cores),), max_batch=draw(st.integers(1, 3))))
+    # sometimes a redundant edge implied by a longer path (it adds no constraint)
+    if draw(st.booleans()) and len(names) > 2:
+        edges.append((names[0], names[-1]))
+    p = Pipeline(stages, edges)
+    rate = float(draw(st.integers(1, 150))) if integer else draw(st.floats(0.5, 200.0))
+    slo = draw(st.floats(0.0, 900.0))
+    return p, rate, slo
+
+
+def _config_ok(p, cfg, rate, slo):
+    cfg.validate(p)
+    assert fa2.path_latency_ms(p, cfg, rate) <= slo + 1e-6
+    for s in p.order:
+        sc = cfg[s]
+        v = p.stage(s).variant(sc.variant)
+        assert sc.replicas * v.throughput_rps(sc.batch, sc.cores) >= rate * (1 - 1e-9)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pipelines())
+def test_plan_equals_brute_force_on_dags(inst):
+    """to_chain + the Pareto DP give the optimum of the DAG (every path constrained)."""
+    p, rate, slo = inst
+    try:
+        want = fa2.brute_force(p, rate, slo)
+    except InfeasibleError as e:
+        with pytest.raises(InfeasibleError) as got:
+            fa2.plan(p, rate, slo)
+        assert got.value.nearest_feasible == pytest.approx(e.nearest_feasible)
+        assert got.value.nearest_feasible > slo
+        fa2.plan(p, rate, got.value.nearest_feasible)  # feasible at the reported SLO
+        return
+    got = fa2.plan(p, rate, slo)
+    _config_ok(p, got, rate, slo)
+    assert got.cost == pytest.approx(want.cost)
+    assert fa2.path_latency_ms(p, got, rate) == pytest.approx(fa2.path_latency_ms(p, want, rate))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pipelines())
+def test_to_chain_covers_every_stage_once_and_keeps_path_latencies(inst):
+    p, _, _ = inst
+    chain = fa2.to_chain(p)
+    flat = []
+    for blk in chain:
+        flat.extend(blk.stages if isinstance(blk, fa2.Parallel) else [blk])
+    assert sorted(flat) == sorted(p.order)
+    # with random stage latencies, the chain's (series sum, parallel max) equals the worst path
+    rng = np.random.default_rng(len(flat))
+    lat = {s: float(rng.uniform(1, 10)) for s in p.order}
+
+    def value(ch):
+        tot = 0.0
+        for blk in ch:
+            tot += (
+                max(value(br) for br in blk.branches) if isinstance(blk, fa2.Parallel) else lat[blk]
+            )
+        return tot
+
+    assert value(chain) == pytest.approx(max(sum(lat[s] for s in path) for path in p.paths()))
+
+
+_M = LatencyModel(2.0, 3.0, 10.0, 5.0)
+
+
+def _stage(name, m=_M, max_batch=4):
+    return Stage(name, (Variant("v", 1.0, m),), max_batch=max_batch)
+
+
+def test_to_chain_rejects_non_series_parallel():
+    p = Pipeline(
+        [_stage(x) for x in "sabcdt"],
+        [("s", "a"), ("s", "b"), ("a", "c"), ("a", "d"), ("b", "d"), ("c", "t"), ("d", "t")],
+    )
+    with pytest.raises(PipelineError, match="not series-parallel"):
+        fa2.to_chain(p)
+    with pytest.raises(PipelineError, match="not series-parallel"):
+        fa2.plan(p, 10.0, 500.0)
+    fa2.brute_force(p, 10.0, 500.0)  # the oracle handles any DAG
+
+
+def test_to_chain_nested_and_chain():
+    p = Pipeline.chain(*[_stage(x) for x in "abc"])
+    assert fa2.to_chain(p) == ("a", "b", "c")
+    q = Pipeline(
+        [_stage(x) for x in "abcdefg"],
+        [
+            ("a", "b"),
+            ("a", "c"),
+            ("c", "d"),
+            ("c", "e"),
+            ("d", "f"),
+            ("e", "f"),
+            ("b", "g"),
+            ("f", "g"),
+        ],
+    )
+    assert fa2.chain_str(fa2.to_chain(q)) == "a -> (b | c -> (d | e) -> f) -> g"
+    assert fa2.plan(q, 30.0, 400.0).cost == fa2.brute_force(q, 30.0, 400.0).cost
+
+
+def test_plan_with_cores_options_matches_brute_force():
+    p = Pipeline.chain(
+        _stage("a", LatencyModel(20, 2, 30, 3)), _stage("b", LatencyModel(8, 1, 10, 2))
+    )
+    for slo in (60.0, 120.0, 250.0):
+        kw = dict(cores_options=(1, 2, 4))
+        assert fa2.plan(p, 40.0, slo, **kw).cost == fa2.brute_force(p, 40.0, slo, **kw).cost
+
+
+def test_configuration_graph_paths_are_plans():
+    p = Pipeline.chain(_stage("a", max_batch=3), _stage("b", LatencyModel(1, 4, 2, 8), max_batch=3))
+    rate, slo = 60.0, 120.0
+    g = fa2.configuration_graph(p, rate)
+    assert g.number_of_nodes() == 3 + 3 + 2
+    for node, d in g.nodes(data=True):
+        if node not in ("source", "sink"):
+            assert d["replicas"] == max(
+                1, math.ceil(rate * d["service_ms"] / (1000 * d["batch"]) - 1e-9)
+            )
+            assert d["latency_ms"] == pytest.approx(
+                d["service_ms"] + 1000 * (d["batch"] - 1) / rate
+            )
+            assert d["cost"] == d["replicas"] * d["cores"]
+    best = min(
+        sum(g.nodes[n]["cost"] for n in path)
+        for path in nx.all_simple_paths(g, "source", "sink")
+        if nx.path_weight(g, path, "latency_ms") <= slo
+    )
+    assert fa2.plan(p, rate, slo).cost == best
+
+
+def test_slo_split_is_feasible_and_never_cheaper():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        ms = [LatencyModel(*rng.uniform(0, 30, 3), rng.uniform(1, 30)) for _ in range(3)]
+        p = Pipeline.chain(*[_stage(f"s{i}", m, 8) for i, m in enumerate(ms)])
+        rate = float(rng.uniform(1, 100))
+        l1 = sum(m.latency(1, 1) for m in ms)
+        slo = float(l1 * rng.uniform(1.0, 4.0))
+        split = fa2.slo_split_plan(p, rate, slo)
+        _config_ok(p, split, rate, slo)
+        assert split.cost >= fa2.plan(p, rate, slo).cost
+    with pytest.raises(InfeasibleError):
+        fa2.slo_split_plan(p, rate, 0.5 * l1)
+
+
+def test_static_peak_plan_serves_the_peak():
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    cfg = fa2.static_peak_plan(p, [3, 50, 20], 300.0)
+    assert cfg == fa2.plan(p, 50.0, 300.0)
+    _config_ok(p, cfg, 50.0, 300.0)
+
+
+def _obs(t, rates):
+    return Observation(t_s=t, rates_rps=np.asarray(rates, dtype=float), config=Config({}))
+
+
+def test_fa2_policy_scales_out_at_once_and_in_after_the_window():
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    pol = fa2.FA2Policy(p, slo_ms=300.0, interval_s=5, stabilisation_s=20)
+    c0 = pol.initial(p, 300.0)
+    high = pol.decide(_obs(5, [2, 400]))
+    assert high == fa2.plan(p, 400.0, 300.0) and high.cost > c0.cost
+    costs = [pol.decide(_obs(t, [2] * 10)).cost for t in (10, 15, 20, 25, 30)]
+    low = fa2.plan(p, 2.0, 300.0).cost
+    assert costs[:3] == [high.cost] * 3  # within 20 s of the high recommendation
+    assert costs[3:] == [low, low]
+
+
+def test_policies_fall_back_to_fastest_when_infeasible():
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    for cls in (fa2.FA2Policy, fa2.SLOSplitPolicy):
+        pol = cls(p, slo_ms=1.0)
+        cfg = pol.decide(_obs(1, [40]))
+        assert all(cfg[s].batch == 1 for s in cfg)
+        _config_ok(p, cfg, 40.0, math.inf)
+
+
+def test_plan_table_columns():
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    cfg = fa2.plan(p, 30.0, 200.0)
+    t = fa2.plan_table(p, cfg, 30.0)
+    assert list(t.index) == ["a", "b"]
+    assert t["cost"].sum() == cfg.cost
+    assert t["latency_ms"].sum() == pytest.approx(fa2.path_latency_ms(p, cfg, 30.0), abs=1e-2)
+    assert isinstance(cfg["a"], StageConfig)

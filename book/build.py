@@ -184,8 +184,7 @@ def vendor(dest: Path = VENDOR, force: bool = False) -> Path:
     if not force and stamp.is_file() and json.loads(stamp.read_text()) == versions:
         return dest
     _log(f"vendoring JavaScript into {dest}")
-    if dest.exists():
-        shutil.rmtree(dest)
+    final, dest = dest, Path(tempfile.mkdtemp(prefix="ssloserve-vendor-")) / "vendor"
     (dest / "vega").mkdir(parents=True)
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
@@ -206,8 +205,14 @@ def vendor(dest: Path = VENDOR, force: bool = False) -> Path:
     (dest / "npm" / "README.txt").write_text(
         "Third-party widget modules would be looked up here; none are vendored.\n"
     )
-    stamp.write_text(json.dumps(versions, indent=1))
-    return dest
+    (dest / "VERSIONS.json").write_text(json.dumps(versions, indent=1))
+    # Swap the finished folder in, so a reader never sees a half-written one.
+    if final.exists():
+        shutil.rmtree(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(dest, final)
+    shutil.rmtree(dest.parent, ignore_errors=True)
+    return final
 
 
 # --------------------------------------------------------------------------- source

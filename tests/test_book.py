@@ -134,6 +134,8 @@ def site(tmp_path_factory) -> Path:
         timeout=600,
     )
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout}\n{proc.stderr}"
+    errors = [ln for ln in proc.stderr.splitlines() if re.search(r"\b(ERROR|CRITICAL)\b", ln)]
+    assert not errors, "Sphinx reported errors:\n" + "\n".join(errors)
     html = tmp / "out" / "html"
     assert (html / "intro.html").is_file()
     return html

@@ -490,6 +490,10 @@ class _Sim:
                     out = self._pass_lindley(st, A, reps[0])
                     members = idv
                     dropped = np.zeros(0, dtype=np.int64)
+                elif fifo and thrp is None and st.b == 1:
+                    out = self._pass_kw(st, A, reps, prog, k * self.horizon)
+                    members = idv[: len(out[1])]
+                    dropped = np.zeros(0, dtype=np.int64)
                 elif fifo:
                     out = self._pass_fifo(*args, thrp, dlp)
                     head, dpos = out[0], np.asarray(out[5], dtype=np.int64)
@@ -555,15 +559,61 @@ class _Sim:
         ``D_n = max(A_n, D_{n-1}) + S_n`` in closed form,
         ``D_n = C_n + max_{k<=n}(A_k - C_{k-1})`` with ``C`` the cumulative service."""
         n = len(A)
-        svc = np.full(n, rep.tbl[1])
-        if st.draw is not None:
-            m = -(-n // _CHUNK)
-            noise = np.concatenate([np.asarray(st.draw()) for _ in range(m)])[:n]
-            svc *= noise
+        svc = self._service_array(st, n, rep.tbl[1])
         c = np.cumsum(svc)
         fin = c + np.maximum.accumulate(A - (c - svc))
         start = fin - svc
         return None, start, fin, np.full(n, rep.rid), np.ones(n, np.int64), [], [], False, 0.0
+
+    def _service_array(self, st, n, base_s):
+        """Service times of ``n`` single requests in dispatch order (the stage's noise stream)."""
+        svc = np.full(n, base_s)
+        if st.draw is not None:
+            m = -(-n // _CHUNK)
+            svc *= np.concatenate([np.asarray(st.draw()) for _ in range(m)])[:n]
+        return svc
+
+    def _pass_kw(self, st, A, reps, prog, t_off):
+        """Several servers, batch 1, FIFO, no drops (the Kiefer-Wolfowitz recursion): request
+        n starts at max(A_n, earliest free time) on the replica free earliest."""
+        n = len(A)
+        svc = self._service_array(st, n, reps[0].tbl[1])
+        free = [(0.0, r.rid) for r in reps]
+        heapreplace = heapq.heapreplace
+        start = np.empty(n)
+        rep = np.empty(n, dtype=np.int32)
+        done = 0
+        try:
+            for c0 in range(0, n, _CHUNK):
+                s_out: list = []
+                r_out: list = []
+                sa, ra = s_out.append, r_out.append
+                for a, x in zip(
+                    A[c0 : c0 + _CHUNK].tolist(), svc[c0 : c0 + _CHUNK].tolist(), strict=True
+                ):
+                    f, rid = free[0]
+                    s = f if f > a else a
+                    heapreplace(free, (s + x, rid))
+                    sa(s)
+                    ra(rid)
+                start[c0 : c0 + len(s_out)] = s_out
+                rep[c0 : c0 + len(r_out)] = r_out
+                done = c0 + len(s_out)
+                prog.update(t_off + s_out[-1] if s_out else t_off)
+        except KeyboardInterrupt:
+            st_ = start[:done]
+            return (
+                None,
+                st_,
+                st_ + svc[:done],
+                rep[:done],
+                np.ones(done, np.int64),
+                [],
+                [],
+                True,
+                float(st_[-1]) if done else 0.0,
+            )
+        return None, start, start + svc, rep, np.ones(n, np.int64), [], [], False, 0.0
 
     def _pass_fifo(self, st, A, G, reps, prog, t_off, thrp, dlp):
         """One FIFO stage, batch by batch. Returns (positions taken, batch start, finish,

@@ -1,0 +1,344 @@
+"""The simulator: accounting, queues and drops, batching, DAGs, actuation, Ctrl-C, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssloserve import RunOptions, run
+from ssloserve.errors import ConfigError, PipelineError, PolicyError, TraceFormatError
+from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.policies import Static
+from ssloserve.profiles import LatencyModel
+from ssloserve.runtime.result import DROPPED, LATE, REASONS, SERVED
+from ssloserve.runtime.sim import simulate
+from ssloserve.workloads import Workload
+
+FLAT10 = LatencyModel(0, 0, 0, 10.0)  # 10 ms whatever the batch and cores
+AMDAHL = LatencyModel(20.0, 2.0, 10.0, 2.0)
+
+
+def one_stage(model=FLAT10, variants=None):
+    vs = variants or (Variant("x", 0.9, model),)
+    return Pipeline.chain(Stage("a", vs))
+
+
+def cfg1(replicas=1, cores=1.0, batch=1, variant="x"):
+    return Config({"a": StageConfig(variant, replicas, cores, batch)})
+
+
+def check_accounting(r, n=None):
+    """arrivals = served + late + dropped; statuses and reasons consistent."""
+    st, reason = r.requests["status"], r.requests["reason"]
+    c = r.counts()
+    assert c["served"] + c["late"] + c["dropped"] == len(r)
+    if n is not None:
+        assert len(r) == n
+    assert set(np.unique(st)) <= {SERVED, LATE, DROPPED}
+    fin, dl = r.requests["finish_s"], r.requests["deadline_s"]
+    assert (fin[st == SERVED] <= dl[st == SERVED] + 1e-9).all()
+    assert (fin[st == LATE] > dl[st == LATE]).all()
+    assert np.isnan(fin[st == DROPPED]).all() and (reason[st == DROPPED] > 0).all()
+    assert (reason[st != DROPPED] == 0).all()
+    for s in r.stages:
+        rec = r.stage_records[s]
+        ok = np.isfinite(rec["start_s"])
+        assert (rec["start_s"][ok] >= rec["queue_s"][ok] - 1e-12).all()
+        assert (rec["finish_s"][ok] > rec["start_s"][ok]).all()
+    return c
+
+
+def test_single_request_timing_and_summary():
+    r = run(one_stage(), Workload(np.array([0.5]), 100.0, 0), cfg1())
+    check_accounting(r, 1)
+    assert r.requests["finish_s"][0] == pytest.approx(0.51)
+    s = r.summary()
+    assert s["p50_ms"] == pytest.approx(10.0) and s["violation_pct"] == 0.0
+    assert s["mean_accuracy"] == pytest.approx(0.9)
+    assert s["core_seconds"] == pytest.approx(1.0)  # one core for the 1 s horizon
+
+
+def test_edf_under_overload_serves_almost_everything_late_unless_it_drops():
+    """Twice the capacity: EDF keeps picking the request closest to its deadline, which is
+    about to be late anyway; the cannot-finish rule sheds those and serves the rest on time."""
+    w = Workload.from_rates([200] * 60, seed=1, slo_ms=300.0)  # capacity 100 RPS
+    never = run(one_stage(), w, cfg1(), queue="edf", drop="never")
+    shed = run(one_stage(), w, cfg1(), queue="edf", drop="cannot_finish")
+    cn, cs = check_accounting(never, len(w)), check_accounting(shed, len(w))
+    assert cn["late"] > 0.9 * len(w) and cn["served"] < 0.05 * len(w)
+    assert cs["served"] > 0.45 * len(w) and cs["late"] == 0
+    reasons = pd.Series(shed.requests_df()["reason"]).value_counts()
+    assert reasons["cannot_finish"] > 0
+
+
+@pytest.mark.parametrize("drop,reason", [("deadline", "deadline_passed"), ("k_slo", "k_slo")])
+def test_drop_rules_name_their_reason(drop, reason):
+    w = Workload.from_rates([150] * 20, seed=2, slo_ms=100.0)
+    r = run(one_stage(), w, cfg1(), drop=drop, k_slo=2.0)
+    c = check_accounting(r, len(w))
+    assert c["dropped"] > 0
+    assert set(np.unique(r.requests["reason"][r.requests["status"] == DROPPED])) == {
+        REASONS.index(reason)
+    }
+    if drop == "k_slo":  # dropped only after waiting more than 2 x 100 ms
+        rec = r.stage_records["a"]
+        wait = rec["start_s"] - rec["queue_s"]
+        assert np.nanmax(wait) <= 0.2 + 1e-9
+
+
+def test_batches_never_exceed_b_and_use_the_table():
+    w = Workload.from_rates([300] * 10, seed=3, slo_ms=1000.0)
+    r = run(one_stage(AMDAHL), w, cfg1(replicas=2, cores=2.0, batch=4))
+    check_accounting(r, len(w))
+    rec = r.stage_records["a"]
+    assert rec["batch"].max() == 4 and rec["batch"].min() >= 1
+    svc_ms = (rec["finish_s"] - rec["start_s"]) * 1000
+    np.testing.assert_allclose(svc_ms, AMDAHL.latency(rec["batch"], 2.0))
+    assert set(np.unique(rec["replica"])) == {0, 1}
+
+
+def test_max_batch_delay_gathers_bigger_batches_but_waits_at_most_the_delay():
+    w = Workload.from_rates([40] * 20, seed=4, slo_ms=1000.0)
+    r0 = run(one_stage(), w, cfg1(batch=8))
+    r1 = run(one_stage(), w, cfg1(batch=8), max_batch_delay_ms=100.0)
+    check_accounting(r1, len(w))
+    b0, b1 = r0.stage_records["a"]["batch"], r1.stage_records["a"]["batch"]
+    assert b0.mean() < 1.5 < b1.mean()
+    rec = r1.stage_records["a"]
+    wait = rec["start_s"] - rec["queue_s"]
+    assert wait.max() <= 0.1 + 0.01 + 1e-9  # the delay plus at most one batch in service
+
+
+def test_dag_fan_out_and_join():
+    m = LatencyModel(0, 0, 0, 5.0)
+    st = [
+        Stage(n, (Variant(n + "v", acc, LatencyModel(0, 0, 0, ms)),))
+        for n, acc, ms in [
+            ("src", 0.9, 5.0),
+            ("left", 0.8, 20.0),
+            ("right", 0.7, 8.0),
+            ("join", 1.0, 5.0),
+        ]
+    ]
+    p = Pipeline(st, edges=[("src", "left"), ("src", "right"), ("left", "join"), ("right", "join")])
+    del m
+    w = Workload.from_rates([20] * 10, seed=5, slo_ms=500.0)
+    cfg = Config({s.name: StageConfig(s.variants[0].name, 1, 1.0, 1) for s in st})
+    r = run(p, w, cfg)
+    check_accounting(r, len(w))
+    rec = r.stage_records
+    np.testing.assert_allclose(
+        rec["join"]["queue_s"], np.maximum(rec["left"]["finish_s"], rec["right"]["finish_s"])
+    )
+    for branch in ("left", "right"):
+        np.testing.assert_allclose(rec[branch]["queue_s"], rec["src"]["finish_s"])
+    assert r.summary()["mean_accuracy"] == pytest.approx(0.9 * 0.8 * 0.7 * 1.0)
+    np.testing.assert_allclose(r.requests["finish_s"], rec["join"]["finish_s"])
+
+
+def test_dag_drop_in_one_branch_drops_the_request():
+    st = [
+        Stage(n, (Variant(n + "v", 1.0, LatencyModel(0, 0, 0, ms)),))
+        for n, ms in [("src", 1.0), ("slow", 30.0), ("fast", 1.0), ("join", 1.0)]
+    ]
+    p = Pipeline(st, edges=[("src", "slow"), ("src", "fast"), ("slow", "join"), ("fast", "join")])
+    w = Workload.from_rates([60] * 10, seed=6, slo_ms=200.0)  # "slow" is overloaded (33 RPS)
+    cfg = Config({s.name: StageConfig(s.variants[0].name, 1, 1.0, 1) for s in st})
+    r = run(p, w, cfg, drop="deadline")
+    c = check_accounting(r, len(w))
+    assert c["dropped"] > 0
+    gone = r.requests["status"] == DROPPED
+    assert np.isnan(r.stage_records["join"]["start_s"][gone]).all()
+
+
+class StepPolicy:
+    """Config ``a`` until ``t_s``, then ``b`` (a test helper)."""
+
+    def __init__(self, a, b, t_s, interval_s=1.0):
+        self.a, self.b, self.t_s, self.interval_s = a, b, t_s, interval_s
+
+    def initial(self, pipeline, slo_ms):
+        return self.a
+
+    def decide(self, obs):
+        return self.b if obs.t_s >= self.t_s - 1e-9 else self.a
+
+
+def _events(r, kind):
+    e = r.events
+    return e[e["kind"] == kind]
+
+
+def test_scale_out_waits_for_the_cold_start():
+    w = Workload.from_rates([250] * 30, seed=7, slo_ms=1000.0)
+    r = run(one_stage(), w, StepPolicy(cfg1(1), cfg1(3), 10.0), cold_start_s=3.0)
+    check_accounting(r, len(w))
+    rec = r.stage_records["a"]
+    new = rec["replica"] >= 1
+    assert new.any() and rec["start_s"][new].min() >= 13.0 - 1e-9
+    ev = _events(r, "scale_out")
+    assert list(ev.loc[ev["detail"] == "initial", "state"]) == ["requested", "done"]
+    ev = ev[ev["detail"] != "initial"]
+    assert list(ev["state"]) == ["requested", "in_progress", "done"]
+    assert ev["t_s"].tolist() == pytest.approx([10.0, 10.0, 13.0])
+    tl = r.timeline
+    assert tl.loc[tl["t_s"] == 12.0, "config"].iloc[0]["a"].replicas == 1
+    assert tl.loc[tl["t_s"] == 13.0, "config"].iloc[0]["a"].replicas == 3
+    # cores are held from the request on: 1 core x 30 s + 2 cores x 20 s
+    assert r.summary()["core_seconds"] == pytest.approx(30 + 2 * 20, rel=1e-6)
+
+
+def test_vertical_resize_in_place_after_the_delay():
+    w = Workload.from_rates([20] * 20, seed=8, slo_ms=1000.0)
+    r = run(
+        one_stage(AMDAHL), w, StepPolicy(cfg1(1, 1.0), cfg1(1, 4.0), 5.0), resize_delay_ms=200.0
+    )
+    check_accounting(r, len(w))
+    rec = r.stage_records["a"]
+    svc = (rec["finish_s"] - rec["start_s"]) * 1000
+    before, after = rec["start_s"] < 5.2, rec["start_s"] >= 5.2 + 0.1
+    np.testing.assert_allclose(svc[before], AMDAHL.latency(1, 1.0))
+    np.testing.assert_allclose(svc[after], AMDAHL.latency(1, 4.0))
+    assert set(rec["replica"]) == {0}  # the same replica, no restart
+    ev = _events(r, "resize")
+    assert ev["state"].tolist() == ["requested", "in_progress", "done"]
+    assert ev["t_s"].iloc[-1] == pytest.approx(5.2)
+
+
+def test_resize_beyond_the_node_is_infeasible_and_keeps_the_cores():
+    w = Workload.from_rates([20] * 10, seed=9, slo_ms=1000.0)
+    r = run(one_stage(AMDAHL), w, StepPolicy(cfg1(1, 2.0), cfg1(1, 8.0), 3.0), node_cores=4)
+    check_accounting(r, len(w))
+    ev = _events(r, "resize")
+    assert "infeasible" in set(ev["state"]) and "done" not in set(ev["state"])
+    assert "node cores free" in ev.loc[ev["state"] == "infeasible", "detail"].iloc[0]
+    rec = r.stage_records["a"]
+    np.testing.assert_allclose((rec["finish_s"] - rec["start_s"]) * 1000, AMDAHL.latency(1, 2.0))
+    assert (r.timeline["cores"] == 2.0).all()
+
+
+def test_initial_config_bigger_than_the_node_is_recorded_not_a_crash():
+    w = Workload.from_rates([20] * 5, seed=10, slo_ms=1000.0)
+    r = run(one_stage(), w, cfg1(replicas=4, cores=2.0), node_cores=5)
+    check_accounting(r, len(w))
+    assert "infeasible" in set(r.events["state"])
+    assert set(np.unique(r.stage_records["a"]["replica"])) <= {0, 1}
+
+
+def test_scale_in_drains_and_variant_switch_replaces_after_cold_start():
+    vs = (Variant("lo", 0.5, FLAT10), Variant("hi", 0.9, LatencyModel(0, 0, 0, 20.0)))
+    p = one_stage(variants=vs)
+    w = Workload.from_rates([30] * 20, seed=11, slo_ms=1000.0)
+    pol = StepPolicy(cfg1(3, variant="lo"), cfg1(1, variant="hi"), 5.0)
+    r = run(p, w, pol, cold_start_s=2.0)
+    check_accounting(r, len(w))
+    rec = r.stage_records["a"]
+    acc = r.requests["accuracy"]
+    st = rec["start_s"]
+    assert (acc[st < 7.0 - 0.02] == 0.5).all() and (acc[st >= 7.0] == 0.9).all()
+    ev = r.events
+    assert {"variant"} <= set(ev["kind"])
+    assert ev.loc[ev["kind"] == "variant", "state"].iloc[-1] == "done"
+    assert r.timeline.loc[r.timeline["t_s"] == 10.0, "config"].iloc[0]["a"] == StageConfig(
+        "hi", 1, 1.0, 1
+    )
+
+
+def test_no_replica_left_means_dropped_with_reason():
+    w = Workload.from_rates([10] * 5, seed=12, slo_ms=1000.0)
+    r = run(one_stage(), w, cfg1(replicas=0))
+    c = check_accounting(r, len(w))
+    assert c["dropped"] == len(w)
+    assert (r.requests["reason"] == REASONS.index("no_replica")).all()
+
+
+class Interrupting(StepPolicy):
+    def decide(self, obs):
+        if obs.t_s >= 5.0:
+            raise KeyboardInterrupt
+        return self.a
+
+
+def test_ctrl_c_returns_what_was_measured():
+    w = Workload.from_rates([50] * 20, seed=13, slo_ms=1000.0)
+    r = run(one_stage(), w, Interrupting(cfg1(), cfg1(), 0.0))
+    assert r.meta["interrupted"] is True and r.meta["interrupted_at_s"] == pytest.approx(5.0)
+    n5 = int((w.arrival_s <= 5.0).sum())
+    check_accounting(r, n5)
+    assert r.counts()["served"] > 0.9 * n5
+
+
+def test_deterministic_for_a_seed():
+    w = Workload.from_rates([90] * 10, seed=14, slo_ms=100.0)
+    kw = dict(service="exponential", queue="edf", drop="cannot_finish")
+    a, b = run(one_stage(), w, cfg1(), seed=1, **kw), run(one_stage(), w, cfg1(), seed=1, **kw)
+    c = run(one_stage(), w, cfg1(), seed=2, **kw)
+    np.testing.assert_array_equal(a.requests["finish_s"], b.requests["finish_s"])
+    assert not np.array_equal(a.requests["status"], c.requests["status"]) or not np.allclose(
+        np.nan_to_num(a.requests["finish_s"]), np.nan_to_num(c.requests["finish_s"])
+    )
+
+
+def test_lognormal_service_has_the_mean_and_spread_asked_for():
+    w = Workload.from_rates([10] * 400, seed=15, slo_ms=1000.0)
+    r = run(one_stage(), w, cfg1(), service="lognormal", service_cv=0.2)
+    rec = r.stage_records["a"]
+    svc = (rec["finish_s"] - rec["start_s"]) * 1000
+    assert svc.mean() == pytest.approx(10.0, rel=0.02)
+    assert svc.std() / svc.mean() == pytest.approx(0.2, rel=0.1)
+
+
+def test_timeline_has_one_row_per_interval_with_rates():
+    w = Workload.from_rates([5, 10, 15, 20], seed=16, slo_ms=1000.0)
+    for pol in (Static(cfg1()), StepPolicy(cfg1(), cfg1(2), 2.0)):
+        tl = run(one_stage(), w, pol).timeline
+        assert tl["t_s"].tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert tl["rate_rps"].tolist() == [5, 10, 15, 20]
+        assert {"cores", "config", "target", "actuation", "replicas"} <= set(tl.columns)
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_inputs_raise_typed_errors():
+    p = one_stage()
+    w = Workload.from_rates([5], seed=0)
+    with pytest.raises(ConfigError, match="batch size must be an integer >= 1"):
+        cfg1(batch=0)
+    with pytest.raises(TraceFormatError, match="negative rate"):
+        Workload.from_rates([3, -1])
+    with pytest.raises(PipelineError, match="cycle"):
+        Pipeline(
+            [Stage("a", (Variant("x", 1, FLAT10),)), Stage("b", (Variant("y", 1, FLAT10),))],
+            edges=[("a", "b"), ("b", "a")],
+        )
+    bad = Config({"a": StageConfig("x"), "zzz": StageConfig("x")})
+    with pytest.raises(ConfigError, match=r"unknown stage\(s\) \['zzz'\]"):
+        run(p, w, StepPolicy(cfg1(), bad, 0.5, interval_s=0.5))
+    with pytest.raises(ConfigError, match="has no variant 'nope'"):
+        run(p, w, cfg1(variant="nope"))
+    with pytest.raises(PolicyError, match="expected a Config"):
+        run(p, w, StepPolicy(cfg1(), "more please", 0.5, interval_s=0.5))
+    with pytest.raises(PolicyError, match="interval_s"):
+        run(p, w, StepPolicy(cfg1(), cfg1(), 0.5, interval_s=0))
+    with pytest.raises(ConfigError, match="unknown run option"):
+        run(p, w, cfg1(), queues="edf")
+    with pytest.raises(ConfigError, match="unknown queue"):
+        run(p, w, cfg1(), queue="lifo")
+    with pytest.raises(TraceFormatError, match="sorted"):
+        from types import SimpleNamespace
+
+        run(p, SimpleNamespace(arrival_s=[1.0, 0.5], budget_ms=100.0), cfg1())
+
+
+def test_options_object_and_overrides_agree():
+    w = Workload.from_rates([120] * 5, seed=17, slo_ms=50.0)
+    a = run(one_stage(), w, cfg1(), options=RunOptions(queue="edf", drop="deadline"))
+    b = run(one_stage(), w, cfg1(), queue="edf", drop="deadline")
+    np.testing.assert_array_equal(a.requests["status"], b.requests["status"])
+    assert a.meta["options"]["queue"] == "edf"
+
+
+def test_duration_cuts_the_workload():
+    w = Workload.from_rates([10] * 10, seed=18, slo_ms=1000.0)
+    r = simulate(one_stage(), w, Static(cfg1()), RunOptions(duration_s=4.0))
+    check_accounting(r, int((w.arrival_s < 4.0).sum()))

@@ -1,0 +1,96 @@
+"""The simulator against queueing theory: M/M/1, M/M/c and M/D/1 mean waiting times.
+
+Each case must land within 2% of the closed form at utilisation 0.5, 0.8 and 0.9. To make
+2% a fair test the number of requests is chosen so that the standard error of the estimate
+(from batch means: 10 batches per replication, replications of at most 2 million requests
+with independent seeds, the first 2% of each discarded as warm-up) is at most 0.75% of the
+true value, i.e. 2% is more than 2.6 standard errors; the test checks that bound too, so a
+case that became noisier would fail loudly instead of passing by luck. Waiting-time
+variance grows like 1 / (1 - rho)^4, which is why rho = 0.9 needs about ten million
+requests (Daley 1968 gives the M/M/1 asymptotic variance; the counts below come from it and
+from measured batch-means errors).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ssloserve import run
+from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.profiles import LatencyModel
+from ssloserve.workloads import Workload
+
+MU = 100.0  # service rate of one server (1/s): a 10 ms service time
+REP = 2_000_000  # requests per replication (bounds memory)
+
+
+def erlang_c_wq(lam: float, mu: float, c: int) -> float:
+    """Mean waiting time in queue of M/M/c (Erlang C)."""
+    a = lam / mu
+    rho = a / c
+    s = sum(a**k / math.factorial(k) for k in range(c))
+    top = a**c / math.factorial(c) / (1 - rho)
+    p_wait = top / (s + top)
+    return p_wait / (c * mu - lam)
+
+
+def md1_wq(lam: float, mu: float) -> float:
+    """Mean waiting time in queue of M/D/1 (Pollaczek-Khinchine)."""
+    rho = lam / mu
+    return rho / (2 * mu * (1 - rho))
+
+
+def _estimate(c: int, rho: float, service: str, n: int, seed: int):
+    p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 1000.0 / MU)),)))
+    cfg = Config({"a": StageConfig("x", c, 1.0, 1)})
+    lam = rho * MU * c
+    means = []
+    for r in range(math.ceil(n / REP)):
+        rng = np.random.default_rng([seed, r])
+        m = min(REP, n - r * REP)
+        a = np.cumsum(rng.exponential(1.0 / lam, m))
+        res = run(p, Workload(a, 1e12, 0), cfg, service=service, seed=seed * 1000 + r)
+        c_ = res.counts()
+        assert c_["served"] + c_["late"] + c_["dropped"] == len(res) == m
+        rec = res.stage_records["a"]
+        wq = (rec["start_s"] - rec["queue_s"])[m // 50 :]
+        k = len(wq) // 10 * 10
+        means.extend(wq[:k].reshape(10, -1).mean(axis=1))
+    means = np.asarray(means)
+    return float(means.mean()), float(means.std(ddof=1) / math.sqrt(len(means)))
+
+
+CASES = [
+    # (servers, service, rho, requests)
+    (1, "exponential", 0.5, 1_000_000),
+    (1, "exponential", 0.8, 4_000_000),
+    (1, "exponential", 0.9, 12_000_000),
+    (1, "deterministic", 0.5, 500_000),
+    (1, "deterministic", 0.8, 2_000_000),
+    (1, "deterministic", 0.9, 8_000_000),
+    (4, "exponential", 0.5, 4_000_000),
+    (4, "exponential", 0.8, 6_000_000),
+    (4, "exponential", 0.9, 14_000_000),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "c,service,rho,n", CASES, ids=[f"c{c}-{s[:3]}-rho{r}" for c, s, r, _ in CASES]
+)
+def test_mean_wait_matches_closed_form(c, service, rho, n):
+    lam = rho * MU * c
+    truth = md1_wq(lam, MU) if service == "deterministic" else erlang_c_wq(lam, MU, c)
+    est, se = _estimate(c, rho, service, n, seed=11)
+    assert se <= 0.0075 * truth, f"unfair test: standard error {se / truth:.2%} of the truth"
+    assert est == pytest.approx(truth, rel=0.02), (est, truth, se)
+
+
+def test_closed_forms_agree_with_each_other():
+    # M/M/1 is Erlang C with one server: Wq = rho / (mu - lam)
+    assert erlang_c_wq(80.0, 100.0, 1) == pytest.approx(0.8 / 20.0)
+    # deterministic service halves the M/M/1 wait (Pollaczek-Khinchine)
+    assert md1_wq(80.0, 100.0) == pytest.approx(erlang_c_wq(80.0, 100.0, 1) / 2)

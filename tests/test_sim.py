@@ -171,7 +171,7 @@ def _events(r, kind):
 
 
 def test_scale_out_waits_for_the_cold_start():
-    w = Workload.from_rates([250] * 30, seed=7, slo_ms=1000.0)
+    w = Workload.from_rates([150] * 30, seed=7, slo_ms=1000.0)
     r = run(one_stage(), w, StepPolicy(cfg1(1), cfg1(3), 10.0), cold_start_s=3.0)
     check_accounting(r, len(w))
     rec = r.stage_records["a"]

@@ -124,7 +124,7 @@ class RawByteCNN(nn.Module):
 
     Parameters
     ----------
-    length : input bytes per sample (e.g. 68 packet bytes + 1 inter-arrival code)
+    length : input bytes per sample (e.g. a 4-byte inter-arrival slot + 68 packet bytes)
     conv : ``(filters, kernel, pool)`` per convolution
     dense : neurons per hidden dense layer (a 1-neuron output layer follows)
     seed : initialises the weights without touching the global RNG
@@ -138,7 +138,7 @@ class RawByteCNN(nn.Module):
 
     def __init__(
         self,
-        length: int = 69,
+        length: int = 72,
         conv: tuple[tuple[int, int, int], ...] = ((8, 5, 2), (16, 5, 2)),
         dense: tuple[int, ...] = (16,),
         seed: int = 0,
@@ -269,7 +269,7 @@ def train_model(
             loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         losses.append(total / len(xt))
     model.eval()
     return losses

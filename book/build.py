@@ -10,7 +10,8 @@ Steps, each idempotent:
    require.js). MathJax comes from the ``sphinx-mathjax-offline`` package at build time.
 2. Assemble the book source in ``OUT/src``: ``_config.yml``, ``intro.md``, the
    extension in ``_ext/`` and a copy of every ``notebooks/NN_*.ipynb`` as
-   ``chapters/NN_*.ipynb``; write ``_toc.yml`` from the chapters found, so a new chapter
+   ``chapters/NN_*.ipynb`` (with ``notebooks/figures/`` and similar picture folders, see
+   ``ASSET_DIRS``); write ``_toc.yml`` from the chapters found, so a new chapter
    needs no edit here.
 3. Run Sphinx through Jupyter Book v1 (notebooks are not executed: committed outputs)
    and write the site to ``OUT/html`` (default ``book/_build/html``).
@@ -41,6 +42,7 @@ DEFAULT_OUT = BOOK / "_build"
 REQUIREJS = "requirejs@2.3.8"
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"  # the manager for ipywidgets 8.1
 UNWANTED_EXTENSIONS = ("sphinx_thebe",)
+ASSET_DIRS = ("figures", "images", "img", "assets", "media")
 CHAPTER_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
 VEGA_MIME_RE = re.compile(r"^application/vnd\.vega(lite)?\.v\d+[.+]json$")
 
@@ -277,6 +279,9 @@ def assemble(src: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
     for nb in chapters(notebooks):
         _prepare_notebook(nb, src / "chapters" / nb.name)
         names.append(nb.stem)
+    for name in ASSET_DIRS:  # pictures a chapter's markdown refers to, e.g. figures/x.png
+        if (notebooks / name).is_dir():
+            shutil.copytree(notebooks / name, src / "chapters" / name)
     if not names:  # a toctree directive with nothing under it is a Sphinx warning
         intro = src / "intro.md"
         text = intro.read_text(encoding="utf8").replace(

@@ -1,17 +1,27 @@
 """The Policy protocol and the baseline policies (chapter 00_tour).
 
 A policy is anything with ``interval_s`` and ``decide(obs) -> Config``. ``initial(pipeline, slo_ms)``
-(optional) gives the config at time 0.
+(optional) gives the config at time 0. ``decide`` may return None to keep the config in force.
+
+Baselines the papers compare against: :class:`Static` (fixed provisioning), :class:`HPA`
+(Kubernetes' Horizontal Pod Autoscaler: a utilisation target, 10% tolerance, a scale-down
+stabilisation window) and :class:`InferLine` (replicas from the peak rate of the last 30 s,
+PAPERS.md section 4 baselines).
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
+from .errors import PolicyError
 from .pipeline import Config, Pipeline
 from .runtime.observation import Observation
 
-__all__ = ["Policy", "Static"]
+__all__ = ["Policy", "Static", "HPA", "InferLine"]
 
 
 @runtime_checkable
@@ -46,3 +56,184 @@ class Static:
 
     def __repr__(self) -> str:
         return f"Static(cost={self.config.cost:g} cores)"
+
+
+def _base(config: Config | None, pipeline: Pipeline) -> Config:
+    return config if config is not None else Config.default(pipeline)
+
+
+class HPA:
+    """A Kubernetes-HPA-like horizontal autoscaler (one per stage; variant, cores, batch fixed).
+
+    Every ``interval_s`` (Kubernetes: 15 s) it estimates each stage's CPU utilisation, the busy
+    fraction of its ready replicas, ``u = min(1, lam * l(b, c) / (1000 * b * n))`` with ``lam``
+    the mean arrival rate of the last interval (a replica cannot be more than 100% busy, so
+    under overload it sees 100%, as the real HPA does), and sets
+
+        desired = ceil(n * u / target)
+
+    unless ``|u / target - 1| <= tolerance`` (10%). Scaling up is limited to
+    ``max(2 n, n + 4)`` per step (Kubernetes' default scale-up policy); scaling down takes the
+    highest recommendation of the last ``stabilisation_s`` (300 s), so replicas leave slowly.
+
+    Parameters
+    ----------
+    config : the starting config (variants, cores, batch, replicas); ``Config.default`` if None
+    target : utilisation target in (0, 1]
+    tolerance : relative band around the target with no change
+    interval_s : sync period
+    stabilisation_s : scale-down stabilisation window
+    min_replicas, max_replicas : bounds per stage
+
+    Examples
+    --------
+    >>> from ssloserve.pipeline import Pipeline, Stage, Variant, StageConfig
+    >>> from ssloserve.profiles import LatencyModel
+    >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 100.0)),)))
+    >>> hpa = HPA(Config({"a": StageConfig("x", 2)}), target=0.5)
+    >>> cfg = hpa.initial(p, 1000.0)
+    >>> obs = Observation(15.0, np.full(15, 8.0), cfg, pipeline=p)   # 8 RPS x 0.1 s = 0.8 busy
+    >>> hpa.decide(obs)["a"].replicas                                 # 2 x 0.4 / 0.5 -> 2
+    2
+    >>> obs = Observation(30.0, np.full(15, 16.0), cfg, pipeline=p)   # 0.8 busy each
+    >>> hpa.decide(obs)["a"].replicas                                 # ceil(2 x 0.8 / 0.5)
+    4
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        target: float = 0.8,
+        tolerance: float = 0.1,
+        interval_s: float = 15.0,
+        stabilisation_s: float = 300.0,
+        min_replicas: int = 1,
+        max_replicas: int = 1000,
+    ):
+        if not 0 < target <= 1:
+            raise PolicyError(f"HPA target utilisation must be in (0, 1], got {target!r}")
+        if tolerance < 0 or interval_s <= 0 or stabilisation_s < 0:
+            raise PolicyError("HPA tolerance, interval_s and stabilisation_s must be >= 0 (> 0)")
+        if not 0 <= min_replicas <= max_replicas:
+            raise PolicyError(
+                f"need 0 <= min_replicas <= max_replicas, got {min_replicas}, {max_replicas}"
+            )
+        self.config, self.target, self.tolerance = config, target, tolerance
+        self.interval_s, self.stabilisation_s = interval_s, stabilisation_s
+        self.min_replicas, self.max_replicas = min_replicas, max_replicas
+        self._spec: dict[str, int] = {}
+        self._history: dict[str, deque] = {}
+        self._pipeline: Pipeline | None = None
+
+    def initial(self, pipeline: Pipeline, slo_ms: float | None = None) -> Config:
+        self._pipeline = pipeline
+        cfg = _base(self.config, pipeline)
+        self.config = cfg
+        self._spec = {k: sc.replicas for k, sc in cfg.stages.items()}
+        self._history = {k: deque() for k in cfg.stages}
+        return cfg
+
+    def utilisation(self, obs: Observation, stage: str) -> float:
+        """Estimated busy fraction of the stage's ready replicas (capped at 1)."""
+        pipeline = obs.pipeline or self._pipeline
+        sc = obs.config[stage]
+        win = max(1, int(round(self.interval_s)))
+        lam = float(np.mean(obs.rates_rps[-win:])) if len(obs.rates_rps) else 0.0
+        n = max(sc.replicas, 1)
+        l_ms = pipeline.stage(stage).variant(sc.variant).latency_ms(sc.batch, sc.cores)
+        return min(1.0, lam * l_ms / (1000.0 * sc.batch * n))
+
+    def decide(self, obs: Observation) -> Config:
+        if self.config is None:
+            self.initial(obs.pipeline, obs.slo_ms)
+        out = self.config
+        for stage, base in self.config.stages.items():
+            spec = self._spec.get(stage, base.replicas)
+            ready = max(obs.config[stage].replicas, 1) if stage in obs.config.stages else spec
+            u = self.utilisation(obs, stage)
+            ratio = u / self.target
+            desired = spec if abs(ratio - 1.0) <= self.tolerance else math.ceil(ready * ratio)
+            desired = min(desired, max(2 * spec, spec + 4))
+            hist = self._history.setdefault(stage, deque())
+            hist.append((obs.t_s, desired))
+            while hist and hist[0][0] < obs.t_s - self.stabilisation_s:
+                hist.popleft()
+            if desired < spec:  # scale down only to the highest recent recommendation
+                desired = min(spec, max(d for _, d in hist))
+            desired = int(min(max(desired, self.min_replicas), self.max_replicas))
+            self._spec[stage] = desired
+            out = out.with_stage(stage, replicas=desired)
+        return out
+
+    def __repr__(self) -> str:
+        return f"HPA(target={self.target:g}, interval_s={self.interval_s:g})"
+
+
+class InferLine:
+    """An InferLine-like planner: replicas from the peak rate of the recent past.
+
+    Every ``interval_s``, per stage (variant, cores and batch fixed)::
+
+        replicas = ceil(max rate of the last window_s seconds / (h(b, c) * utilisation))
+
+    with ``h(b, c) = 1000 b / l(b, c)`` the throughput of one replica (PAPERS.md, Biscale's
+    baselines). Every request visits every stage, so each stage sees the same rate.
+
+    Examples
+    --------
+    >>> from ssloserve.pipeline import Pipeline, Stage, Variant, StageConfig
+    >>> from ssloserve.profiles import LatencyModel
+    >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 100.0)),)))
+    >>> il = InferLine(Config({"a": StageConfig("x", 1, 1.0, 1)}), utilisation=0.8)
+    >>> cfg = il.initial(p, 1000.0)
+    >>> rates = np.r_[np.full(60, 5.0), 30.0, np.full(29, 10.0)]    # a 30 RPS peak 29 s ago
+    >>> il.decide(Observation(90.0, rates, cfg, pipeline=p))["a"].replicas   # 30 / (10 x 0.8)
+    4
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        utilisation: float = 0.8,
+        window_s: int = 30,
+        interval_s: float = 1.0,
+        min_replicas: int = 1,
+        max_replicas: int = 1000,
+    ):
+        if not 0 < utilisation <= 1:
+            raise PolicyError(f"utilisation target must be in (0, 1], got {utilisation!r}")
+        if window_s < 1 or interval_s <= 0:
+            raise PolicyError("window_s must be >= 1 and interval_s > 0")
+        self.config, self.utilisation, self.window_s = config, utilisation, int(window_s)
+        self.interval_s, self.min_replicas, self.max_replicas = (
+            interval_s,
+            min_replicas,
+            max_replicas,
+        )
+        self._pipeline: Pipeline | None = None
+
+    def initial(self, pipeline: Pipeline, slo_ms: float | None = None) -> Config:
+        self._pipeline = pipeline
+        self.config = _base(self.config, pipeline)
+        return self.config
+
+    def replicas_for(self, lam_rps: float, pipeline: Pipeline, stage: str) -> int:
+        """ceil(lam / (h(b, c) * utilisation)) within the bounds."""
+        sc = self.config[stage]
+        h = pipeline.stage(stage).variant(sc.variant).throughput_rps(sc.batch, sc.cores)
+        n = math.ceil(lam_rps / (h * self.utilisation) - 1e-9) if lam_rps > 0 else 0
+        return int(min(max(n, self.min_replicas), self.max_replicas))
+
+    def decide(self, obs: Observation) -> Config:
+        pipeline = obs.pipeline or self._pipeline
+        if self.config is None:
+            self.initial(pipeline, obs.slo_ms)
+        recent = obs.rates_rps[-self.window_s :]
+        lam = float(np.max(recent)) if len(recent) else 0.0
+        out = self.config
+        for stage in self.config.stages:
+            out = out.with_stage(stage, replicas=self.replicas_for(lam, pipeline, stage))
+        return out
+
+    def __repr__(self) -> str:
+        return f"InferLine(utilisation={self.utilisation:g}, window_s={self.window_s})"

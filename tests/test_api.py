@@ -1,0 +1,99 @@
+"""The experiment API: run(), RunOptions, exports, and the emu runtime's entry point."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import numpy as np
+import pytest
+
+import ssloserve
+from ssloserve.errors import ConfigError, PipelineError
+from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.profiles import LatencyModel
+from ssloserve.runtime import RunOptions, run
+from ssloserve.runtime.api import initial_config, workload_arrays
+from ssloserve.runtime.observation import Observation
+from ssloserve.workloads import Workload
+
+
+def _p():
+    return Pipeline.chain(Stage("a", (Variant("x", 0.7, LatencyModel(1, 1, 1, 1)),)))
+
+
+def test_exports():
+    assert ssloserve.run is run and ssloserve.RunOptions is RunOptions
+
+
+def test_summary_has_every_figure_the_issue_names():
+    w = Workload.from_rates([30] * 5, seed=0, slo_ms=50.0)
+    s = run(_p(), w, Config.default(_p())).summary()
+    for key in (
+        "violation_pct",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "core_seconds",
+        "dropped_pct",
+        "mean_accuracy",
+        "served",
+        "late",
+        "dropped",
+        "requests",
+    ):
+        assert key in s
+    assert s["requests"] == len(w) and s["mean_accuracy"] == pytest.approx(0.7)
+
+
+def test_options_validate_each_field():
+    for bad in (
+        dict(k_slo=0),
+        dict(max_batch_delay_ms=-1),
+        dict(node_cores=0),
+        dict(cold_start_s=-1),
+        dict(service="uniform"),
+        dict(history_s=0),
+    ):
+        with pytest.raises(ConfigError):
+            RunOptions(**bad).validate()
+    assert RunOptions().resolved_node_cores("sim") >= 1e6
+    assert RunOptions(node_cores=3).resolved_node_cores("emu") == 3.0
+
+
+def test_run_checks_its_arguments():
+    w = Workload.from_rates([1], seed=0)
+    with pytest.raises(PipelineError):
+        run("not a pipeline", w, Config.default(_p()))
+    with pytest.raises(ConfigError, match="unknown runtime"):
+        run(_p(), w, Config.default(_p()), runtime="ray2")
+
+
+def test_initial_config_prefers_initial_then_decide():
+    p = _p()
+    cfg = Config({"a": StageConfig("x", 3)})
+
+    class DecideOnly:
+        interval_s = 1.0
+
+        def decide(self, obs):
+            return cfg
+
+    o = Observation(0.0, np.zeros(0), Config({}), pipeline=p)
+    assert initial_config(DecideOnly(), p, 100.0, o) == cfg
+
+
+def test_workload_arrays_duck_typed_and_cut():
+    w = Workload.from_rates([2, 2, 2], seed=1, slo_ms=250.0)
+    a, d, pay, h = workload_arrays(w, duration_s=2.0)
+    assert len(a) == 4 and h == 2.0
+    np.testing.assert_allclose(d - a, 0.25)
+
+
+def test_emu_runtime_is_wired_to_the_emulator_package():
+    if importlib.util.find_spec("ssloserve.runtime.emu") is None:
+        pytest.skip("the emulator package is not in this checkout")
+    emu = importlib.import_module("ssloserve.runtime.emu")
+    if not hasattr(emu, "emulate"):
+        pytest.skip("ssloserve.runtime.emu.emulate has not landed yet")
+    assert callable(emu.emulate)

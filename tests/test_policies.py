@@ -1,0 +1,100 @@
+"""Baseline policies: Static, HPA-like and InferLine-like, alone and driving the simulator."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ssloserve import run
+from ssloserve.errors import PolicyError
+from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.policies import HPA, InferLine, Policy, Static
+from ssloserve.profiles import LatencyModel
+from ssloserve.runtime.observation import Observation
+from ssloserve.workloads import Workload
+
+M = LatencyModel(0, 0, 0, 100.0)  # 100 ms: one replica serves 10 RPS at batch 1
+
+
+def pipe():
+    return Pipeline.chain(Stage("a", (Variant("x", 1.0, M),)), Stage("b", (Variant("y", 1.0, M),)))
+
+
+def base(n=1):
+    return Config({"a": StageConfig("x", n), "b": StageConfig("y", n)})
+
+
+def obs(t, rates, cfg, p):
+    return Observation(float(t), np.asarray(rates, dtype=float), cfg, pipeline=p)
+
+
+def test_all_baselines_follow_the_protocol():
+    for pol in (Static(base()), HPA(base()), InferLine(base())):
+        assert isinstance(pol, Policy) and pol.interval_s > 0
+
+
+def test_hpa_tolerance_band_scale_up_limit_and_slow_scale_down():
+    p = pipe()
+    hpa = HPA(base(2), target=0.5, tolerance=0.1, interval_s=15, stabilisation_s=60)
+    cfg = hpa.initial(p, 1000.0)
+    # 2 replicas at 10.5 RPS: each 52.5% busy, within 10% of the 50% target: no change
+    assert hpa.decide(obs(15, [10.5] * 15, cfg, p))["a"].replicas == 2
+    # 100% busy (overload is capped at 100%): desired 4, within max(2n, n + 4) = 6
+    c = hpa.decide(obs(30, [100.0] * 15, cfg, p))
+    assert c["a"].replicas == c["b"].replicas == 4
+    # huge load on 4 ready replicas: ceil(4 x 1 / 0.5) = 8, capped at max(8, 8)
+    c = hpa.decide(obs(45, [1000.0] * 15, c, p))
+    assert c["a"].replicas == 8
+    # load vanishes: the recommendation drops to 1, but the 60 s window keeps the max
+    seen = []
+    for t in range(60, 150, 15):
+        c = hpa.decide(obs(t, [0.1] * 15, c, p))
+        seen.append(c["a"].replicas)
+    assert seen[0] == 8 and seen[-1] == 1
+    assert all(x >= y for x, y in zip(seen, seen[1:], strict=False))
+
+
+def test_hpa_rejects_bad_parameters():
+    with pytest.raises(PolicyError, match="target"):
+        HPA(target=1.5)
+    with pytest.raises(PolicyError, match="min_replicas"):
+        HPA(min_replicas=3, max_replicas=2)
+
+
+@pytest.mark.parametrize("lam", [0.0, 7.0, 8.0, 8.1, 33.0])
+def test_inferline_formula(lam):
+    p = pipe()
+    il = InferLine(base(), utilisation=0.8, window_s=30)
+    cfg = il.initial(p, 1000.0)
+    rates = np.r_[np.full(100, 1000.0), np.full(29, 1.0), lam]  # the old burst is out of the window
+    got = il.decide(obs(130, rates, cfg, p))["a"].replicas
+    assert got == max(1, math.ceil(lam / (10.0 * 0.8) - 1e-9))
+
+
+def test_inferline_and_hpa_react_to_a_load_step_in_the_simulator():
+    p = pipe()
+    rates = [8] * 60 + [40] * 120
+    w = Workload.from_rates(rates, seed=1, slo_ms=1000.0)
+    results = {}
+    for name, pol in {
+        "static": Static(base(1)),
+        "inferline": InferLine(base(1)),
+        "hpa": HPA(base(1), interval_s=5.0, stabilisation_s=30.0),
+    }.items():
+        r = run(p, w, pol, cold_start_s=2.0)
+        c = r.counts()
+        assert c["served"] + c["late"] + c["dropped"] == len(w)
+        results[name] = r
+    reps = {
+        k: r.timeline["config"].map(lambda c: c["a"].replicas).to_numpy()
+        for k, r in results.items()
+    }
+    assert reps["inferline"][:60].max() == 1 and reps["inferline"][-1] == math.ceil(40 / 8)
+    assert reps["hpa"][-1] >= 5
+    viol = {k: r.summary()["violation_pct"] for k, r in results.items()}
+    assert viol["inferline"] < viol["static"] and viol["hpa"] < viol["static"]
+    assert (
+        results["inferline"].summary()["core_seconds"] > results["static"].summary()["core_seconds"]
+    )

@@ -52,7 +52,9 @@ class FlowData:
 
     def subset(self, idx) -> FlowData:
         """The rows ``idx``."""
-        return FlowData(self.name, self.x[idx], self.y[idx], self.classes[idx], self.features, self.source)
+        return FlowData(
+            self.name, self.x[idx], self.y[idx], self.classes[idx], self.features, self.source
+        )
 
     def summary(self) -> pd.DataFrame:
         """Rows per original class and label."""
@@ -158,7 +160,10 @@ def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False
     """
     names = [
         line.split(",")[0].strip()
-        for line in data_path("nids/nsl_kdd/FieldNames.csv").read_text().replace("\r", "\n").splitlines()
+        for line in data_path("nids/nsl_kdd/FieldNames.csv")
+        .read_text()
+        .replace("\r", "\n")
+        .splitlines()
         if line.strip()
     ]
     fname = "SmallTrainingSet.csv" if small else "KDDTrain+_20Percent.txt"

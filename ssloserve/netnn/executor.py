@@ -122,21 +122,32 @@ def configure(plan: PartitionPlan, model: IntegerModel) -> list[SwitchConfig]:
         raise ValueError("the plan was made for a different architecture than this model")
     out = []
     n = len(shapes)
-    for l, parts in enumerate(plan.layers):
-        nxt = [p.name for p in plan.layers[l + 1]] if l + 1 < n else ["h2"]
-        prev = shapes[l - 1] if l > 0 else None
-        upstream = tuple(split_units(prev.out_channels, plan.widths[l - 1])) if l > 0 else ()
+    for li, parts in enumerate(plan.layers):
+        nxt = [p.name for p in plan.layers[li + 1]] if li + 1 < n else ["h2"]
+        prev = shapes[li - 1] if li > 0 else None
+        upstream = tuple(split_units(prev.out_channels, plan.widths[li - 1])) if li > 0 else ()
         for p in parts:
-            if l == 0:
+            if li == 0:
                 w = b = None
                 shift = 0
             else:
-                q = model.layers[l - 1]
+                q = model.layers[li - 1]
                 w, b, shift = q.weight[p.lo : p.hi], q.bias[p.lo : p.hi], q.shift
             out.append(
                 SwitchConfig(
-                    p.name, l, p.part, shapes[l], prev, p.lo, p.hi, upstream, tuple(nxt),
-                    w, b, shift, plan.spec.sample_slots,
+                    p.name,
+                    li,
+                    p.part,
+                    shapes[li],
+                    prev,
+                    p.lo,
+                    p.hi,
+                    upstream,
+                    tuple(nxt),
+                    w,
+                    b,
+                    shift,
+                    plan.spec.sample_slots,
                 )
             )
     return out

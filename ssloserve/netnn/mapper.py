@@ -232,43 +232,43 @@ class PartitionPlan:
 
 def _build(shapes, widths, spec) -> PartitionPlan:
     layers = []
-    for l, (s, w) in enumerate(zip(shapes, widths, strict=True)):
-        w_prev = widths[l - 1] if l > 0 else 1
-        w_next = widths[l + 1] if l + 1 < len(widths) else 1
+    for li, (s, w) in enumerate(zip(shapes, widths, strict=True)):
+        w_prev = widths[li - 1] if li > 0 else 1
+        w_next = widths[li + 1] if li + 1 < len(widths) else 1
         parts = []
         for j, (lo, hi) in enumerate(split_units(s.out_channels, w)):
-            u = part_usage(shapes, l, w_prev, w, w_next, spec)
+            u = part_usage(shapes, li, w_prev, w, w_next, spec)
             if j > 0:  # smaller parts: recompute with their own size
-                u = _part_usage_exact(shapes, l, w_prev, hi - lo, w_next, spec)
-            parts.append(SwitchPart(switch_name(l, j, w), l, j, lo, hi, u))
+                u = _part_usage_exact(shapes, li, w_prev, hi - lo, w_next, spec)
+            parts.append(SwitchPart(switch_name(li, j, w), li, j, lo, hi, u))
         layers.append(tuple(parts))
     return PartitionPlan(tuple(shapes), spec, tuple(widths), tuple(layers))
 
 
-def _part_usage_exact(shapes, l, w_prev, channels, w_next, spec):
+def _part_usage_exact(shapes, li, w_prev, channels, w_next, spec):
     # part_usage of a part with exactly `channels` output channels (width chosen to give it)
-    s = shapes[l]
+    s = shapes[li]
     width = max(1, math.ceil(s.out_channels / channels))
     while math.ceil(s.out_channels / width) > channels:
         width += 1
-    return part_usage(shapes, l, w_prev, width, w_next, spec)
+    return part_usage(shapes, li, w_prev, width, w_next, spec)
 
 
 def _check(shapes, widths, spec) -> tuple[int, str] | None:
-    for l in range(len(shapes)):
-        w_prev = widths[l - 1] if l > 0 else 1
-        w_next = widths[l + 1] if l + 1 < len(widths) else 1
-        r = _violation(part_usage(shapes, l, w_prev, widths[l], w_next, spec), spec)
+    for li in range(len(shapes)):
+        w_prev = widths[li - 1] if li > 0 else 1
+        w_next = widths[li + 1] if li + 1 < len(widths) else 1
+        r = _violation(part_usage(shapes, li, w_prev, widths[li], w_next, spec), spec)
         if r is not None:
-            return l, r
+            return li, r
     return None
 
 
-def _error(shapes, widths, spec, l, r, how) -> MappingError:
-    w_prev = widths[l - 1] if l > 0 else 1
-    w_next = widths[l + 1] if l + 1 < len(widths) else 1
-    u = part_usage(shapes, l, w_prev, widths[l], w_next, spec)
-    name = shapes[l].name
+def _error(shapes, widths, spec, li, r, how) -> MappingError:
+    w_prev = widths[li - 1] if li > 0 else 1
+    w_next = widths[li + 1] if li + 1 < len(widths) else 1
+    u = part_usage(shapes, li, w_prev, widths[li], w_next, spec)
+    name = shapes[li].name
     return MappingError(
         f"layer {name!r} does not fit a {spec.name} switch: {r} needs {u[r]:,} > {_limit(spec, r):,}"
         f" ({how}, layout {' -> '.join(map(str, widths))})",
@@ -287,20 +287,36 @@ def _uniform(shapes, spec) -> PartitionPlan:
             return _build(shapes, widths, spec)
         fails[bad] = k
     widths = [1] + [min(kmax, s.out_channels) for s in shapes[1:]]
-    l, r = _check(shapes, widths, spec)
-    always = [key for key in fails if all(_layer_fails(shapes, key[0], k, spec) for k in range(1, kmax + 1))]
+    li, r = _check(shapes, widths, spec)
+    always = [
+        key
+        for key in fails
+        if all(_layer_fails(shapes, key[0], k, spec) for k in range(1, kmax + 1))
+    ]
     if always:
-        l = always[0][0]
-        r = _violation(part_usage(shapes, l, widths[l - 1] if l else 1, widths[l],
-                                  widths[l + 1] if l + 1 < len(widths) else 1, spec), spec) or r
-    raise _error(shapes, widths, spec, l, r, f"even split {widths[l]} ways")
+        li = always[0][0]
+        r = (
+            _violation(
+                part_usage(
+                    shapes,
+                    li,
+                    widths[li - 1] if li else 1,
+                    widths[li],
+                    widths[li + 1] if li + 1 < len(widths) else 1,
+                    spec,
+                ),
+                spec,
+            )
+            or r
+        )
+    raise _error(shapes, widths, spec, li, r, f"even split {widths[li]} ways")
 
 
-def _layer_fails(shapes, l, k, spec) -> bool:
+def _layer_fails(shapes, li, k, spec) -> bool:
     widths = [1] + [min(k, s.out_channels) for s in shapes[1:]]
-    w_prev = widths[l - 1] if l > 0 else 1
-    w_next = widths[l + 1] if l + 1 < len(widths) else 1
-    return _violation(part_usage(shapes, l, w_prev, widths[l], w_next, spec), spec) is not None
+    w_prev = widths[li - 1] if li > 0 else 1
+    w_next = widths[li + 1] if li + 1 < len(widths) else 1
+    return _violation(part_usage(shapes, li, w_prev, widths[li], w_next, spec), spec) is not None
 
 
 def _free(shapes, spec) -> PartitionPlan:
@@ -308,11 +324,11 @@ def _free(shapes, spec) -> PartitionPlan:
     n = len(shapes)
     cands = [[1]] + [list(range(1, min(s.out_channels, _MAX_WIDTH) + 1)) for s in shapes[1:]]
     best = {1: (1, 0, [1])}
-    for l in range(1, n):
+    for li in range(1, n):
         nxt = {}
-        for w in cands[l]:
+        for w in cands[li]:
             for wp, (sw, pk, ws) in best.items():
-                u = part_usage(shapes, l, wp, w, 1, spec)
+                u = part_usage(shapes, li, wp, w, 1, spec)
                 if _violation({**u, "ports": 0}, spec) is not None:
                     continue
                 cost = (sw + w, pk + wp * w)
@@ -320,10 +336,10 @@ def _free(shapes, spec) -> PartitionPlan:
                     nxt[w] = (cost[0], cost[1], ws + [w])
         if not nxt:
             wp = max(best)
-            widths = list(best[wp][2]) + [cands[l][-1]] + [1] * (n - l - 1)
-            u = part_usage(shapes, l, wp, cands[l][-1], 1, spec)
+            widths = list(best[wp][2]) + [cands[li][-1]] + [1] * (n - li - 1)
+            u = part_usage(shapes, li, wp, cands[li][-1], 1, spec)
             r = _violation({**u, "ports": 0}, spec)
-            raise _error(shapes, widths, spec, l, r, f"even split {cands[l][-1]} ways")
+            raise _error(shapes, widths, spec, li, r, f"even split {cands[li][-1]} ways")
         best = nxt
     widths = min(best.values(), key=lambda t: t[:2])[2]
     bad = _check(shapes, widths, spec)
@@ -375,7 +391,9 @@ def partition(model, spec: SwitchSpec = BMV2, widths="uniform") -> PartitionPlan
         raise ValueError(f"widths needs {len(shapes)} entries starting with 1, got {widths}")
     for s, w in zip(shapes, widths, strict=True):
         if not 1 <= w <= s.out_channels:
-            raise ValueError(f"layer {s.name!r} has {s.out_channels} units; cannot use {w} switches")
+            raise ValueError(
+                f"layer {s.name!r} has {s.out_channels} units; cannot use {w} switches"
+            )
     bad = _check(shapes, widths, spec)
     if bad is not None:
         raise _error(shapes, widths, spec, bad[0], bad[1], "widths as given")

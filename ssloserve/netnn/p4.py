@@ -97,9 +97,9 @@ def port_map(plan: PartitionPlan) -> dict[str, dict[int, str]]:
     """
     out = {}
     n = len(plan.layers)
-    for l, parts in enumerate(plan.layers):
-        ups = [p.name for p in plan.layers[l - 1]] if l > 0 else ["h1"]
-        downs = [p.name for p in plan.layers[l + 1]] if l + 1 < n else ["h2"]
+    for li, parts in enumerate(plan.layers):
+        ups = [p.name for p in plan.layers[li - 1]] if li > 0 else ["h1"]
+        downs = [p.name for p in plan.layers[li + 1]] if li + 1 < n else ["h2"]
         for p in parts:
             out[p.name] = {i + 1: peer for i, peer in enumerate(ups + downs)}
     return out
@@ -121,7 +121,10 @@ def emit_switch(cfg: SwitchConfig) -> str:
     >>> from ssloserve.netnn.executor import configure
     >>> m = random_integer_model([3, 2, 1])
     >>> src = emit_switch(configure(partition(m), m)[1])
-    >>> "register<bit<8>>(6) weights;" in src and "mark_to_drop" not in src.split("ALL_ARRIVED)")[1]
+    >>> "register<bit<8>>(6) weights;" in src
+    True
+    >>> finish = src.split("if (seen == ALL_ARRIVED) {")[1].split("} else {")[0]
+    >>> "mcast_grp = 1" in finish and "mark_to_drop" not in finish
     True
     """
     s = cfg.shape
@@ -147,7 +150,9 @@ def emit_switch(cfg: SwitchConfig) -> str:
     n_out = ch if final else ch * s.out_length
     out.append(_header_type("out_t", n_out, 32 if final else 8))
     ins = "".join(f"    in{q}_t in{q};\n" for q, _, _ in slices)
-    out.append(f"\nstruct headers_t {{\n    ethernet_t ethernet;\n    nn_t nn;\n{ins}    out_t out;\n}}\n\n")
+    out.append(
+        f"\nstruct headers_t {{\n    ethernet_t ethernet;\n    nn_t nn;\n{ins}    out_t out;\n}}\n\n"
+    )
     accs = "" if n_up > 1 else "".join(f"    int<32> a{i};\n" for i in range(n_acc))
     out.append(f"struct metadata_t {{\n    bit<32> slot;\n    bit<32> part_bit;\n{accs}}}\n\n")
     # parser
@@ -164,17 +169,25 @@ def emit_switch(cfg: SwitchConfig) -> str:
         out.append(f"            (PREV_LAYER, {q}): parse_in{q};\n")
     out.append("            default: accept;\n        }\n    }\n")
     for q, _, _ in slices:
-        out.append(f"    state parse_in{q} {{\n        packet.extract(hdr.in{q});\n        transition accept;\n    }}\n")
+        out.append(
+            f"    state parse_in{q} {{\n        packet.extract(hdr.in{q});\n        transition accept;\n    }}\n"
+        )
     out.append("}\n\n")
     # ingress
     out.append(
         "control MyIngress(inout headers_t hdr, inout metadata_t meta,\n"
         "                  inout standard_metadata_t standard_metadata) {\n"
     )
-    out.append(f"    register<bit<8>>({cfg.weight.size}) weights;   // int8, loaded by the control plane\n")
+    out.append(
+        f"    register<bit<8>>({cfg.weight.size}) weights;   // int8, loaded by the control plane\n"
+    )
     if n_up > 1:
-        out.append("    register<bit<32>>(SLOTS * N_ACC) acc;      // int32 partial sums per sample slot\n")
-        out.append("    register<bit<32>>(SLOTS) arrived;          // bitmap of upstream parts heard\n")
+        out.append(
+            "    register<bit<32>>(SLOTS * N_ACC) acc;      // int32 partial sums per sample slot\n"
+        )
+        out.append(
+            "    register<bit<32>>(SLOTS) arrived;          // bitmap of upstream parts heard\n"
+        )
     out.append(
         "\n    action set_bit(bit<32> b) {\n        meta.part_bit = b;\n    }\n"
         "    action drop() {\n        mark_to_drop(standard_metadata);\n    }\n"
@@ -219,7 +232,9 @@ def emit_switch(cfg: SwitchConfig) -> str:
                 out.append("    }\n")
     # apply
     out.append("\n    apply {\n")
-    out.append("        if (!hdr.nn.isValid()) {\n            mark_to_drop(standard_metadata);\n            return;\n        }\n")
+    out.append(
+        "        if (!hdr.nn.isValid()) {\n            mark_to_drop(standard_metadata);\n            return;\n        }\n"
+    )
     out.append("        meta.slot = hdr.nn.sample_id & (SLOTS - 1);\n        arrival.apply();\n")
     out.append("        bit<32> seen;\n")
     if n_up > 1:
@@ -255,11 +270,17 @@ def emit_switch(cfg: SwitchConfig) -> str:
             elif p < s.out_length * s.pool:
                 o = u * s.out_length + p // s.pool
                 if p % s.pool == 0:
-                    out.append(f"            hdr.out.v{o} = (bit<8>)(bit<32>)v;   // max-pool window {p // s.pool}\n")
+                    out.append(
+                        f"            hdr.out.v{o} = (bit<8>)(bit<32>)v;   // max-pool window {p // s.pool}\n"
+                    )
                 else:
-                    out.append(f"            if ((bit<8>)(bit<32>)v > hdr.out.v{o}) {{ hdr.out.v{o} = (bit<8>)(bit<32>)v; }}\n")
+                    out.append(
+                        f"            if ((bit<8>)(bit<32>)v > hdr.out.v{o}) {{ hdr.out.v{o} = (bit<8>)(bit<32>)v; }}\n"
+                    )
     if n_up > 1:
-        out.append("            arrived.write(meta.slot, 0);   // reset for the next sample in this slot\n")
+        out.append(
+            "            arrived.write(meta.slot, 0);   // reset for the next sample in this slot\n"
+        )
     for q, _, _ in slices:
         out.append(f"            hdr.in{q}.setInvalid();\n")
     out.append(
@@ -269,11 +290,15 @@ def emit_switch(cfg: SwitchConfig) -> str:
     if final:
         out.append(f"            standard_metadata.egress_spec = {n_up + 1};   // to h2\n")
     else:
-        out.append("            standard_metadata.mcast_grp = 1;   // to every switch of the next layer\n")
+        out.append(
+            "            standard_metadata.mcast_grp = 1;   // to every switch of the next layer\n"
+        )
     out.append("        } else {\n")
     if n_up > 1:
         out.append("            arrived.write(meta.slot, seen);\n")
-    out.append("            mark_to_drop(standard_metadata);   // consumed; nothing to forward yet\n")
+    out.append(
+        "            mark_to_drop(standard_metadata);   // consumed; nothing to forward yet\n"
+    )
     out.append("        }\n    }\n}\n")
     out.append(_TAIL % "        packet.emit(hdr.out);\n")
     return "".join(out)
@@ -282,8 +307,14 @@ def emit_switch(cfg: SwitchConfig) -> str:
 def _emit_ingress(cfg: SwitchConfig) -> str:
     n = cfg.shape.out_values
     what = f"ingress (NetNN's packet generator): {n} input bytes, fan-out to layer 1"
-    out = [_HEADER.format(name=cfg.name, what=what, slots=cfg.slots), "\n", _header_type("in0_t", n)]
-    out.append("\nstruct headers_t {\n    ethernet_t ethernet;\n    nn_t nn;\n    in0_t in0;\n}\n\n")
+    out = [
+        _HEADER.format(name=cfg.name, what=what, slots=cfg.slots),
+        "\n",
+        _header_type("in0_t", n),
+    ]
+    out.append(
+        "\nstruct headers_t {\n    ethernet_t ethernet;\n    nn_t nn;\n    in0_t in0;\n}\n\n"
+    )
     out.append("struct metadata_t {\n}\n\n")
     out.append(
         "parser MyParser(packet_in packet, out headers_t hdr, inout metadata_t meta,\n"
@@ -347,7 +378,11 @@ def topology(plan: PartitionPlan) -> dict:
     """
     ports = port_map(plan)
     switches = {
-        name: {"program": f"{name}.p4", "commands": f"{name}.txt", "ports": {str(k): v for k, v in pm.items()}}
+        name: {
+            "program": f"{name}.p4",
+            "commands": f"{name}.txt",
+            "ports": {str(k): v for k, v in pm.items()},
+        }
         for name, pm in ports.items()
     }
     links = []
@@ -367,7 +402,10 @@ def topology(plan: PartitionPlan) -> dict:
     return {
         "ethertype": "0x1234",
         "layout": plan.layout,
-        "hosts": {"h1": {"sends_to": plan.layers[0][0].name}, "h2": {"receives_from": plan.layers[-1][0].name}},
+        "hosts": {
+            "h1": {"sends_to": plan.layers[0][0].name},
+            "h2": {"receives_from": plan.layers[-1][0].name},
+        },
         "switches": switches,
         "links": links,
     }

@@ -86,7 +86,19 @@ def _packet(rng, src, dst, sport, dport, proto, flags, payload, ttl, win, seq, a
     off = 16 if proto == 6 else 6
     seg = seg[:off] + struct.pack("!H", csum) + seg[off + 2 :]
     ident = int(rng.integers(0, 65536))
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), ident, 0x4000, ttl, proto, 0, bytes(src), bytes(dst))
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(seg),
+        ident,
+        0x4000,
+        ttl,
+        proto,
+        0,
+        bytes(src),
+        bytes(dst),
+    )
     ip = ip[:10] + struct.pack("!H", ipv4_checksum(ip)) + ip[12:]
     return eth + ip + seg
 
@@ -128,9 +140,20 @@ def _session(rng, n, iats, client, server, dport, ttl):
         src, dst = (client, server) if to_server else (server, client)
         a, b = (sport, dport) if to_server else (dport, sport)
         pk.append(
-            _packet(rng, src, dst, a, b, 6, flags, _payload(rng, size), ttl if to_server else 64,
-                    win_c if to_server else win_s, seq_c if to_server else seq_s,
-                    0 if i == 0 else (seq_s if to_server else seq_c))
+            _packet(
+                rng,
+                src,
+                dst,
+                a,
+                b,
+                6,
+                flags,
+                _payload(rng, size),
+                ttl if to_server else 64,
+                win_c if to_server else win_s,
+                seq_c if to_server else seq_s,
+                0 if i == 0 else (seq_s if to_server else seq_c),
+            )
         )
         if to_server:
             seq_c = (seq_c + max(size, 1)) % 2**32
@@ -160,17 +183,51 @@ def _flow(rng, kind: str):
             sport = int(rng.integers(32768, 61000))
             size = int(rng.integers(20, 60)) if q else int(rng.integers(60, 300))
             src, dst = (client, server) if q else (server, client)
-            pk.append(_packet(rng, src, dst, sport if q else 53, 53 if q else sport, 17, 0,
-                              _payload(rng, size), ttl if q else 64, 0, 0, 0))
-            iats.append(0.0 if i == 0 else (rng.lognormal(np.log(0.1), 1.0) if q else rng.uniform(0.002, 0.05)))
+            pk.append(
+                _packet(
+                    rng,
+                    src,
+                    dst,
+                    sport if q else 53,
+                    53 if q else sport,
+                    17,
+                    0,
+                    _payload(rng, size),
+                    ttl if q else 64,
+                    0,
+                    0,
+                    0,
+                )
+            )
+            iats.append(
+                0.0
+                if i == 0
+                else (rng.lognormal(np.log(0.1), 1.0) if q else rng.uniform(0.002, 0.05))
+            )
         return pk, np.array(iats)
     if kind == "SYN flood":
         n = int(rng.integers(12, 33))
         dport = int(rng.choice([80, 443]))
         pk = [
-            _packet(rng, (int(rng.integers(1, 224)), int(rng.integers(0, 256)), int(rng.integers(0, 256)),
-                          int(rng.integers(1, 255))), server, int(rng.integers(1024, 65536)), dport, 6, _SYN,
-                    b"", int(rng.integers(32, 256)), int(rng.integers(512, 65536)), int(rng.integers(0, 2**32)), 0)
+            _packet(
+                rng,
+                (
+                    int(rng.integers(1, 224)),
+                    int(rng.integers(0, 256)),
+                    int(rng.integers(0, 256)),
+                    int(rng.integers(1, 255)),
+                ),
+                server,
+                int(rng.integers(1024, 65536)),
+                dport,
+                6,
+                _SYN,
+                b"",
+                int(rng.integers(32, 256)),
+                int(rng.integers(512, 65536)),
+                int(rng.integers(0, 2**32)),
+                0,
+            )
             for _ in range(n)
         ]
         iats = rng.exponential(0.0003, n)
@@ -184,10 +241,27 @@ def _flow(rng, kind: str):
         for i in range(n):
             port = start + i // 2
             if i % 2 == 0:
-                pk.append(_packet(rng, client, server, sport, port, 6, _SYN, b"", ttl, 1024, int(rng.integers(0, 2**32)), 0))
+                pk.append(
+                    _packet(
+                        rng,
+                        client,
+                        server,
+                        sport,
+                        port,
+                        6,
+                        _SYN,
+                        b"",
+                        ttl,
+                        1024,
+                        int(rng.integers(0, 2**32)),
+                        0,
+                    )
+                )
                 iats.append(rng.uniform(0.0005, 0.005))
             else:
-                pk.append(_packet(rng, server, client, port, sport, 6, _RST | _ACK, b"", 64, 0, 0, 0))
+                pk.append(
+                    _packet(rng, server, client, port, sport, 6, _RST | _ACK, b"", 64, 0, 0, 0)
+                )
                 iats.append(rng.uniform(0.0001, 0.001))
         iats[0] = 0.0
         return pk, np.array(iats)
@@ -221,8 +295,14 @@ class PacketData:
     def subset(self, idx) -> PacketData:
         """The packets ``idx``."""
         idx = np.asarray(idx)
-        return PacketData(self.snap[idx], self.iat_s[idx], self.flow[idx], self.kind[idx], self.y[idx],
-                          tuple(self.frames[i] for i in idx))
+        return PacketData(
+            self.snap[idx],
+            self.iat_s[idx],
+            self.flow[idx],
+            self.kind[idx],
+            self.y[idx],
+            tuple(self.frames[i] for i in idx),
+        )
 
     def summary(self) -> pd.DataFrame:
         """Flows and packets per kind."""

@@ -74,13 +74,15 @@ def _npm_pack(spec: str, tmp: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError(f"npm is needed once to vendor {spec} (install Node.js)")
-    out = subprocess.run(
-        [npm, "pack", "--silent", spec],
-        cwd=tmp,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    proc = subprocess.run(
+        [npm, "pack", "--loglevel=error", spec], cwd=tmp, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"npm pack {spec} failed (the npm registry is needed once, to fill "
+            f"{VENDOR}):\n{proc.stderr.strip()}"
+        )
+    out = proc.stdout.split()
     tgz = tmp / out[-1]
     dest = tmp / tgz.stem
     with tarfile.open(tgz) as tf:

@@ -64,6 +64,10 @@ __all__ = [
     "FA2Policy",
     "SLOSplitPolicy",
     "static_peak_policy",
+    "video_pipeline",
+    "systems",
+    "compare",
+    "cores_per_second",
 ]
 
 #: Tolerance (ms) on the SLO constraint, shared by every planner and oracle here, so that
@@ -971,9 +975,18 @@ def slo_split_plan(
 
 
 def static_peak_plan(
-    pipeline: Pipeline, rates_rps, slo_ms: float, planner: Callable = plan, **kw
+    pipeline: Pipeline,
+    rates_rps,
+    slo_ms: float,
+    planner: Callable = plan,
+    headroom: float = 1.0,
+    slo_safety: float = 1.0,
+    **kw,
 ) -> Config:
     """Static peak provisioning: one config, planned once for the highest rate of the run.
+
+    It plans for ``headroom`` x the peak rate against ``slo_safety`` x the SLO (the same
+    margins as the adaptive policies, to compare like with like).
 
     Examples
     --------
@@ -984,7 +997,7 @@ def static_peak_plan(
     True
     """
     peak = float(np.max(np.asarray(rates_rps, dtype=float)))
-    return planner(pipeline, max(peak, 1.0), slo_ms, **kw)
+    return planner(pipeline, max(peak, 1.0) * headroom, slo_ms * slo_safety, **kw)
 
 
 # --------------------------------------------------------------------------------------
@@ -1012,10 +1025,11 @@ def max_predictor(window_s: int = 10) -> Callable[[np.ndarray], float]:
 class _Replan:
     pipeline: Pipeline
     slo_ms: float
-    interval_s: float = 10.0
+    interval_s: float = 5.0
     stabilisation_s: float = 60.0
     predictor: Callable[[np.ndarray], float] | None = None
-    headroom: float = 1.0
+    headroom: float = 1.2
+    slo_safety: float = 0.8
     min_rate_rps: float = 1.0
     initial_rate_rps: float | None = None
     plan_kw: dict = field(default_factory=dict)
@@ -1024,12 +1038,14 @@ class _Replan:
 
     def __post_init__(self):
         if self.predictor is None:
-            self.predictor = max_predictor(max(1, int(round(self.interval_s))))
+            self.predictor = max_predictor(30)
+        if not 0 < self.slo_safety <= 1:
+            raise ValueError(f"slo_safety must be in (0, 1], got {self.slo_safety!r}")
 
     def _plan_at(self, rate_rps: float) -> Config:
         lam = max(self.min_rate_rps, rate_rps * self.headroom)
         try:
-            return self._planner(self.pipeline, lam, self.slo_ms, **self.plan_kw)
+            return self._planner(self.pipeline, lam, self.slo_ms * self.slo_safety, **self.plan_kw)
         except InfeasibleError:
             # no config meets the SLO: serve as fast as possible (batch 1) and count the misses
             kw = dict(self.plan_kw)
@@ -1064,8 +1080,11 @@ class FA2Policy(_Replan):
     stabilisation_s : scale in only when every recommendation of this window is cheaper
         (Kubernetes-style downscale stabilisation); scale out at once
     predictor : recent per-second rates -> rate to plan for (default: max of the last
-        ``interval_s`` seconds, :func:`max_predictor`)
-    headroom : multiply the predicted rate by this before planning
+        30 s, :func:`max_predictor`)
+    headroom : multiply the predicted rate by this before planning (1.2: replicas run at
+        most about 83% busy, InferLine's utilisation target, room for Poisson bursts)
+    slo_safety : plan against ``slo_safety * slo_ms``; the planner's latency model has no
+        queueing delay, so a plan that fills the whole SLO misses it under bursts
     min_rate_rps : plan for at least this rate (an idle pipeline keeps one instance per stage)
     initial_rate_rps : rate of the config at time 0 (default ``min_rate_rps``)
     plan_kw : menu passed to the planner (``variants``, ``batches``, ``cores_options``)
@@ -1075,7 +1094,8 @@ class FA2Policy(_Replan):
     >>> from ssloserve.pipeline import Stage, Variant
     >>> from ssloserve.profiles import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
-    >>> pol = FA2Policy(p, slo_ms=200.0, interval_s=10, stabilisation_s=30)
+    >>> pol = FA2Policy(p, slo_ms=200.0, interval_s=10, stabilisation_s=30, headroom=1.0,
+    ...                 slo_safety=1.0)
     >>> pol.initial(p, 200.0).cost
     1.0
     >>> ob = lambda t, r: Observation(t_s=t, rates_rps=np.array(r), config=None)
@@ -1117,3 +1137,170 @@ def static_peak_policy(
     from .policies import Static
 
     return Static(static_peak_plan(pipeline, rates_rps, slo_ms, **kw), interval_s=interval_s)
+
+
+# --------------------------------------------------------------------------------------
+# experiments: the systems side by side (chapter 01_fa2, benchmarks/bench_fa2.py)
+# --------------------------------------------------------------------------------------
+
+
+def video_pipeline(
+    detector: str = "yolov5s",
+    classifier: str = "resnet50",
+    cores: float = 1.0,
+    max_batch: int = 16,
+    source: str = "auto",
+) -> Pipeline:
+    """The video pipeline, detector then classifier, with fixed variants from the menu.
+
+    Latency models come from :func:`ssloserve.profiles.video_variants` (fitted on the
+    profiles when they are present, else the published fits).
+
+    Examples
+    --------
+    >>> p = video_pipeline(source="fallback")
+    >>> p.order, p.stage("detect").variants[0].name, p.stage("classify").variants[0].name
+    (('detect', 'classify'), 'yolov5s', 'resnet50')
+    """
+    from .pipeline import Stage
+    from .profiles import video_variants
+
+    det, cls = video_variants(cores=cores, source=source)
+    pick = {v.name: v for v in det + cls}
+    for name in (detector, classifier):
+        if name not in pick:
+            raise PipelineError(f"no variant {name!r}; the menu is {list(pick)}")
+    return Pipeline.chain(
+        Stage("detect", (pick[detector],), max_batch=max_batch),
+        Stage("classify", (pick[classifier],), max_batch=max_batch),
+    )
+
+
+_MARGINS = ("headroom", "slo_safety")
+
+
+def systems(
+    pipeline: Pipeline,
+    rates_rps,
+    slo_ms: float,
+    include: Sequence[str] = ("FA2", "SLO split", "static peak", "HPA-like", "InferLine-like"),
+    **policy_kw,
+) -> dict:
+    """The policies chapter 01_fa2 compares, by name, set up alike.
+
+    ``"FA2"`` (:class:`FA2Policy`) and ``"SLO split"`` (:class:`SLOSplitPolicy`) share
+    ``policy_kw`` (interval, predictor, headroom, SLO safety factor) and start from the
+    plan for the first second's rate; ``"static peak"`` is planned for the highest rate of
+    ``rates_rps`` (a static policy knows the whole trace) with the same headroom and SLO
+    safety factor; ``"HPA-like"`` and
+    ``"InferLine-like"`` come from :mod:`ssloserve.policies` when that module provides
+    them (they are skipped otherwise).
+
+    Examples
+    --------
+    >>> p = video_pipeline(source="fallback")
+    >>> sorted(systems(p, [5, 20, 9], 780.0, include=("FA2", "static peak")))
+    ['FA2', 'static peak']
+    """
+    from . import policies
+
+    rates = np.asarray(rates_rps, dtype=float)
+    kw = dict(policy_kw)
+    kw.setdefault("initial_rate_rps", float(rates[0]) if len(rates) else None)
+    out: dict = {}
+    for name in include:
+        if name == "FA2":
+            out[name] = FA2Policy(pipeline, slo_ms, **kw)
+        elif name == "SLO split":
+            out[name] = SLOSplitPolicy(pipeline, slo_ms, **kw)
+        elif name == "static peak":
+            margins = {k: kw.get(k, _Replan.__dataclass_fields__[k].default) for k in _MARGINS}
+            out[name] = static_peak_policy(pipeline, rates, slo_ms, **margins)
+        elif name in ("HPA-like", "InferLine-like"):
+            make = getattr(policies, "baseline", None)
+            if make is not None:
+                out[name] = make(name, pipeline, slo_ms, rates)
+        else:
+            raise ValueError(f"unknown system {name!r}")
+    return out
+
+
+def cores_per_second(result, duration_s: int | None = None) -> np.ndarray:
+    """Cores in use during each second of a run, from its timeline (a step function).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> r = SimpleNamespace(timeline=pd.DataFrame({"t_s": [0.0, 2.0], "cores": [3.0, 5.0]}))
+    >>> cores_per_second(r, 4).tolist()
+    [3.0, 3.0, 5.0, 5.0]
+    """
+    tl = result.timeline
+    t = tl["t_s"].to_numpy(dtype=float)
+    c = tl["cores"].to_numpy(dtype=float)
+    n = int(math.ceil(t[-1])) + 1 if duration_s is None else int(duration_s)
+    idx = np.searchsorted(t, np.arange(n, dtype=float), side="right") - 1
+    return np.where(idx >= 0, c[np.clip(idx, 0, None)], 0.0)
+
+
+def compare(pipeline: Pipeline, workload, policies: Mapping, runtime: str = "sim", **run_kw):
+    """Run every policy on the same workload; return a summary table and per-second data.
+
+    Parameters
+    ----------
+    pipeline, workload : what to serve
+    policies : name -> policy (e.g. from :func:`systems`)
+    runtime, run_kw : passed to :func:`ssloserve.run`
+
+    Returns
+    -------
+    (summary, per_second)
+        ``summary``: one row per system with ``core_seconds``, ``violation_pct``,
+        ``p99_ms`` and ``saving_vs_split_pct`` (core-seconds saved against ``"SLO split"``
+        when it is among the systems). ``per_second``: columns ``system, second, rate_rps,
+        cores, violation_pct``.
+
+    Examples
+    --------
+    >>> from ssloserve.workloads import Workload
+    >>> p = video_pipeline(source="fallback")
+    >>> rates = [4] * 20 + [20] * 20
+    >>> w = Workload.from_rates(rates, seed=0, slo_ms=780.0)
+    >>> summ, per_s = compare(p, w, systems(p, rates, 780.0, include=("FA2", "SLO split")))
+    >>> list(summ.index), sorted(per_s.columns)
+    (['FA2', 'SLO split'], ['cores', 'rate_rps', 'second', 'system', 'violation_pct'])
+    """
+    from .runtime.api import run
+
+    rows, frames = [], []
+    n_s = int(math.ceil(workload.duration_s))
+    rates = workload.rates() if hasattr(workload, "rates") else None
+    for name, pol in policies.items():
+        res = run(pipeline, workload, pol, runtime, **run_kw)
+        s = res.summary()
+        rows.append(
+            dict(
+                system=name,
+                core_seconds=s["core_seconds"],
+                violation_pct=s["violation_pct"],
+                p99_ms=s["p99_ms"],
+                mean_cores=s["core_seconds"] / max(n_s, 1),
+            )
+        )
+        ps = res.per_second().set_index("second").reindex(range(n_s))
+        frames.append(
+            pd.DataFrame(
+                dict(
+                    system=name,
+                    second=np.arange(n_s),
+                    rate_rps=rates[:n_s] if rates is not None else ps["requests"].fillna(0),
+                    cores=cores_per_second(res, n_s),
+                    violation_pct=ps["violation_pct"].fillna(0.0).to_numpy(),
+                )
+            )
+        )
+    summary = pd.DataFrame(rows).set_index("system")
+    if "SLO split" in summary.index:
+        base = summary.loc["SLO split", "core_seconds"]
+        summary["saving_vs_split_pct"] = 100.0 * (1.0 - summary["core_seconds"] / base)
+    return summary, pd.concat(frames, ignore_index=True)

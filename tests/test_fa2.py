@@ -356,12 +356,16 @@ def _obs(t, rates):
 
 def test_fa2_policy_scales_out_at_once_and_in_after_the_window():
     p = Pipeline.chain(_stage("a"), _stage("b"))
-    pol = fa2.FA2Policy(p, slo_ms=300.0, interval_s=5, stabilisation_s=20)
+    pol = fa2.FA2Policy(
+        p, slo_ms=300.0, interval_s=5, stabilisation_s=20, headroom=1.0, slo_safety=1.0
+    )
     c0 = pol.initial(p, 300.0)
     high = pol.decide(_obs(5, [2, 400]))
     assert high == fa2.plan(p, 400.0, 300.0) and high.cost > c0.cost
     costs = [pol.decide(_obs(t, [2] * 10)).cost for t in (10, 15, 20, 25, 30)]
     low = fa2.plan(p, 2.0, 300.0).cost
+    pol2 = fa2.FA2Policy(p, slo_ms=300.0, headroom=1.5, slo_safety=0.5)
+    assert pol2.decide(_obs(1, [40])) == fa2.plan(p, 60.0, 150.0)
     assert costs[:3] == [high.cost] * 3  # within 20 s of the high recommendation
     assert costs[3:] == [low, low]
 

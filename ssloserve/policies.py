@@ -21,7 +21,7 @@ from .errors import PolicyError
 from .pipeline import Config, Pipeline
 from .runtime.observation import Observation
 
-__all__ = ["Policy", "Static", "HPA", "InferLine"]
+__all__ = ["Policy", "Static", "HPA", "InferLine", "baseline", "BASELINES"]
 
 
 @runtime_checkable
@@ -237,3 +237,53 @@ class InferLine:
 
     def __repr__(self) -> str:
         return f"InferLine(utilisation={self.utilisation:g}, window_s={self.window_s})"
+
+
+#: Names :func:`baseline` knows (with the aliases other modules use).
+BASELINES = ("static", "hpa", "inferline")
+_ALIASES = {"static peak": "static", "hpa-like": "hpa", "inferline-like": "inferline"}
+
+
+def baseline(
+    name: str,
+    pipeline: Pipeline,
+    slo_ms: float | None = None,
+    rates_rps=None,
+    config: Config | None = None,
+    **kw,
+):
+    """A baseline policy by name, sized alike: ``"static"`` (replicas for the peak of
+    ``rates_rps``), ``"hpa"`` / ``"HPA-like"`` and ``"inferline"`` / ``"InferLine-like"``
+    (both starting with replicas for the first second's rate).
+
+    Replica counts use InferLine's rule ``ceil(lam / (h(b, c) * 0.8))`` on ``config``
+    (default: :meth:`Config.default`). ``kw`` goes to the policy's constructor.
+
+    Examples
+    --------
+    >>> from ssloserve.pipeline import Stage, Variant
+    >>> from ssloserve.profiles import LatencyModel
+    >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 100.0)),)))
+    >>> baseline("static", p, 1000.0, [4, 30, 8]).config["a"].replicas   # 30 / (10 x 0.8)
+    4
+    >>> type(baseline("HPA-like", p, 1000.0, [4, 30, 8])).__name__
+    'HPA'
+    """
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in BASELINES:
+        raise PolicyError(f"unknown baseline {name!r}; choose one of {BASELINES}")
+    cfg = _base(config, pipeline)
+    rates = np.asarray([] if rates_rps is None else rates_rps, dtype=float)
+    sizer = InferLine(cfg)
+    sizer.initial(pipeline, slo_ms)
+
+    def sized(lam):
+        out = cfg
+        for stage in cfg.stages:
+            out = out.with_stage(stage, replicas=sizer.replicas_for(lam, pipeline, stage))
+        return out
+
+    if key == "static":
+        return Static(sized(float(rates.max()) if len(rates) else 0.0), **kw)
+    start = sized(float(rates[0]) if len(rates) else 0.0)
+    return HPA(start, **kw) if key == "hpa" else InferLine(start, **kw)

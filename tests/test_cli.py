@@ -1,0 +1,93 @@
+"""The ``ssloserve`` command."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from ssloserve.cli import main, summary_table, trace_by_name
+
+
+def _table(out: str) -> dict:
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\w+)\s+(\S+)$", line)
+        if m:
+            rows[m.group(1)] = m.group(2)
+    return rows
+
+
+def test_run_with_every_default_prints_the_summary(capsys):
+    assert main(["run", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    rows = _table(out)
+    assert {
+        "violation_pct",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "core_seconds",
+        "dropped_pct",
+        "mean_accuracy",
+    } <= set(rows)
+    assert int(rows["requests"]) == int(rows["served"]) + int(rows["late"]) + int(rows["dropped"])
+    assert "sim: video pipeline" in out
+
+
+@pytest.mark.parametrize("policy", ["static", "hpa", "inferline"])
+def test_run_each_policy_and_queue_options(capsys, policy):
+    argv = [
+        "run",
+        "--policy",
+        policy,
+        "--trace",
+        "step",
+        "--duration",
+        "120",
+        "--queue",
+        "edf",
+        "--drop",
+        "cannot_finish",
+        "--batch",
+        "2",
+        "--service",
+        "exponential",
+    ]
+    assert main(argv) == 0
+    rows = _table(capsys.readouterr().out)
+    assert int(rows["requests"]) > 0
+
+
+def test_bad_input_is_a_clean_error(capsys, tmp_path):
+    assert main(["run", "--classifier", "resnet9000"]) == 2
+    assert "no variant 'resnet9000'" in capsys.readouterr().err
+    bad = tmp_path / "counts.txt"
+    bad.write_text("3 4 x 5\n")
+    assert main(["run", "--trace", str(bad)]) == 2
+    assert "counts.txt" in capsys.readouterr().err
+
+
+def test_trace_file_is_damped(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text("16 17 31\n")
+    rates, label = trace_by_name(str(f), damping=8)
+    assert rates.tolist() == [2, 2, 3] and "/ 8" in label
+
+
+def test_summary_table_aligns():
+    lines = summary_table({"a": 1.0, "bbb": 22}).splitlines()
+    assert len({len(x) for x in lines}) == 1
+
+
+def test_console_entry_point_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "ssloserve.cli", "run", "--duration", "30", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "violation_pct" in out

@@ -173,6 +173,9 @@ class PartitionPlan:
     widths: tuple[int, ...]
     layers: tuple[tuple[SwitchPart, ...], ...]
 
+    def __repr__(self) -> str:
+        return f"PartitionPlan({self.layout!r}, {self.spec.name}, {self.n_switches} switches)"
+
     @property
     def n_switches(self) -> int:
         """Total switches."""

@@ -1,0 +1,153 @@
+"""Train, quantise and score a detector in one call; the quick setting (chapter 05, NetNN).
+
+``SSLOSERVE_QUICK=1`` (set by ``make test``) trains on fewer rows and epochs; what is shown
+stays the same.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import FlowData, load_dataset, train_test_split
+from .models import FlowMLP, RawByteCNN, accuracy, predict_logits, train_model
+from .packets import PacketData, flow_accuracy, generate_packets, split_flows
+from .quantize import IntegerModel, quantize
+
+__all__ = ["quick", "settings", "Detector", "flow_detector", "packet_detector", "accuracy_table"]
+
+
+def quick() -> bool:
+    """True when ``SSLOSERVE_QUICK`` is set to something other than ``0`` or empty.
+
+    Examples
+    --------
+    >>> isinstance(quick(), bool)
+    True
+    """
+    return os.environ.get("SSLOSERVE_QUICK", "") not in ("", "0")
+
+
+def settings() -> dict:
+    """Sizes used by the chapter, the tests and the benchmark (quick or full).
+
+    Examples
+    --------
+    >>> sorted(settings())
+    ['flow_epochs', 'max_rows', 'n_flows', 'packet_epochs']
+    """
+    if quick():
+        return {"max_rows": 4000, "flow_epochs": 6, "n_flows": 240, "packet_epochs": 8}
+    return {"max_rows": None, "flow_epochs": 10, "n_flows": 400, "packet_epochs": 12}
+
+
+@dataclass(eq=False)
+class Detector:
+    """A trained float model, its integer version, the data split and their accuracies."""
+
+    name: str
+    model: torch.nn.Module
+    qmodel: IntegerModel
+    x_test: np.ndarray
+    y_test: np.ndarray
+    float_acc: float
+    int_acc: float
+    flow_float_acc: float | None = None
+    flow_int_acc: float | None = None
+    test: object = None
+
+    def row(self) -> dict:
+        """One row of :func:`accuracy_table`."""
+        return {
+            "data set": self.name,
+            "level": "packet" if self.flow_float_acc is not None else "flow",
+            "float": self.float_acc,
+            "int8": self.int_acc,
+            "flow float": self.flow_float_acc,
+            "flow int8": self.flow_int_acc,
+            "test samples": len(self.y_test),
+        }
+
+
+def flow_detector(
+    data: FlowData | str,
+    *,
+    hidden: tuple[int, ...] = (32, 16),
+    epochs: int | None = None,
+    seed: int = 0,
+    test_frac: float = 0.3,
+) -> Detector:
+    """Train a :class:`~ssloserve.netnn.models.FlowMLP` on a flow data set and quantise it.
+
+    Parameters
+    ----------
+    data : a :class:`~ssloserve.netnn.data.FlowData` or a data-set name
+    hidden : hidden widths
+    epochs : training epochs (default from :func:`settings`)
+    seed : seeds the split, the weights and the shuffling
+    test_frac : held-out fraction
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.integers(0, 256, (400, 4)).astype(np.uint8); y = (x[:, 1] > 100).astype(int)
+    >>> d = FlowData("toy", x, y, y.astype(str), ("a", "b", "c", "d"), "made up")
+    >>> det = flow_detector(d, hidden=(8,), epochs=100)
+    >>> det.float_acc > 0.8 and abs(det.float_acc - det.int_acc) < 0.05
+    True
+    """
+    s = settings()
+    if isinstance(data, str):
+        data = load_dataset(data, max_rows=s["max_rows"], seed=seed)
+    train, test = train_test_split(data, test_frac, seed)
+    model = FlowMLP(train.x.shape[1], hidden, seed=seed)
+    train_model(model, train.x, train.y, epochs=epochs or s["flow_epochs"], lr=3e-3, seed=seed)
+    q = quantize(model, train.x)
+    fa = accuracy((predict_logits(model, test.x) > 0).astype(int), test.y)
+    ia = accuracy(q.predict(test.x), test.y)
+    return Detector(data.name, model, q, test.x, test.y, fa, ia, test=test)
+
+
+def packet_detector(
+    data: PacketData | None = None,
+    *,
+    epochs: int | None = None,
+    seed: int = 0,
+    test_frac: float = 0.3,
+    conv=((8, 5, 2), (16, 5, 2)),
+    dense=(16,),
+) -> Detector:
+    """Train NetNN's raw-byte CNN on synthetic packets (split by flow) and quantise it.
+
+    Reports packet-level and flow-level (majority of packets) accuracy.
+    """
+    s = settings()
+    if data is None:
+        data = generate_packets(s["n_flows"], seed=seed)
+    train, test = split_flows(data, test_frac, seed)
+    model = RawByteCNN(train.x.shape[1], conv=conv, dense=dense, seed=seed)
+    train_model(model, train.x, train.y, epochs=epochs or s["packet_epochs"], lr=3e-3, seed=seed)
+    q = quantize(model, train.x)
+    pf = (predict_logits(model, test.x) > 0).astype(int)
+    pi = q.predict(test.x)
+    return Detector(
+        "synthetic packets",
+        model,
+        q,
+        test.x,
+        test.y,
+        accuracy(pf, test.y),
+        accuracy(pi, test.y),
+        flow_accuracy(pf, test.y, test.flow),
+        flow_accuracy(pi, test.y, test.flow),
+        test=test,
+    )
+
+
+def accuracy_table(detectors) -> pd.DataFrame:
+    """Float and integer accuracy per detector (and flow-level for packet models)."""
+    return pd.DataFrame([d.row() for d in detectors])

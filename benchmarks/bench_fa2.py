@@ -24,26 +24,6 @@ from ssloserve.profiles import LatencyModel
 from ssloserve.workloads import segment
 
 
-def random_chain(rng: np.random.Generator):
-    """A chain of 2-5 stages, 4-8 batch sizes each, latencies from random l(b) models."""
-    S = int(rng.integers(2, 6))
-    lat = []
-    for _ in range(S):
-        gamma, delta, eps, eta = (
-            rng.uniform(0, 40),
-            rng.uniform(0, 8),
-            rng.uniform(0, 60),
-            rng.uniform(1, 30),
-        )
-        c = float(rng.choice([1, 2, 4]))
-        bs = sorted(rng.choice(np.arange(1, 17), size=int(rng.integers(4, 9)), replace=False))
-        lat.append({int(b): gamma * b / c + delta * b + eps / c + eta for b in bs})
-    rate = float(rng.uniform(1, 100))
-    lo = sum(min(t.values()) for t in lat)
-    slo = float(lo * rng.uniform(0.9, 4.0))  # about 1 in 30 infeasible
-    return lat, rate, slo
-
-
 def same(f, g, args):
     """Both infeasible, or both feasible with equal cost."""
     try:
@@ -73,7 +53,7 @@ def timed(f, args, repeat=1):
 
 def optimality(n: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    insts = [random_chain(rng) for _ in range(n)]
+    insts = [fa2.random_chain_instance(rng) for _ in range(n)]
     exact = sum(same(fa2.solve_chain, fa2.brute_force_chain, a) for a in insts)
     grid = sum(same(fa2.solve_chain_grid, fa2.brute_force_chain, a) for a in insts)
     infeasible = 0

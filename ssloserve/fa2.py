@@ -68,6 +68,9 @@ __all__ = [
     "systems",
     "compare",
     "cores_per_second",
+    "cost_vs_rate",
+    "random_chain_instance",
+    "versus_brute_force",
 ]
 
 #: Tolerance (ms) on the SLO constraint, shared by every planner and oracle here, so that
@@ -1304,3 +1307,116 @@ def compare(pipeline: Pipeline, workload, policies: Mapping, runtime: str = "sim
         base = summary.loc["SLO split", "core_seconds"]
         summary["saving_vs_split_pct"] = 100.0 * (1.0 - summary["core_seconds"] / base)
     return summary, pd.concat(frames, ignore_index=True)
+
+
+def cost_vs_rate(
+    pipeline: Pipeline, rates_rps: Sequence[float], slo_ms: float, **plan_kw
+) -> pd.DataFrame:
+    """Cores each planner needs at each rate: FA2, per-stage SLO splitting, static peak.
+
+    Static peak provisioning is planned once for the highest rate of ``rates_rps``.
+
+    Returns
+    -------
+    Long table with columns ``rate_rps, system, cores``.
+
+    Examples
+    --------
+    >>> p = video_pipeline(source="fallback")
+    >>> t = cost_vs_rate(p, [5, 10, 20], 780.0).pivot(index="rate_rps", columns="system", values="cores")
+    >>> bool((t["FA2"] <= t["SLO split"]).all()), t["static peak"].nunique()
+    (True, 1)
+    """
+    peak = plan(pipeline, float(max(rates_rps)), slo_ms, **plan_kw).cost
+    rows = []
+    for lam in rates_rps:
+        lam = float(lam)
+        rows.append(
+            dict(rate_rps=lam, system="FA2", cores=plan(pipeline, lam, slo_ms, **plan_kw).cost)
+        )
+        rows.append(
+            dict(
+                rate_rps=lam,
+                system="SLO split",
+                cores=slo_split_plan(pipeline, lam, slo_ms, **plan_kw).cost,
+            )
+        )
+        rows.append(dict(rate_rps=lam, system="static peak", cores=peak))
+    return pd.DataFrame(rows)
+
+
+def random_chain_instance(rng: np.random.Generator, max_stages: int = 5):
+    """A random chain for :func:`solve_chain`: 2-``max_stages`` stages, 4-8 batch sizes each.
+
+    Latencies follow random l(b, c) models on 1, 2 or 4 cores; the SLO is 0.9-4x the
+    fastest plan's latency (so a few instances are infeasible).
+
+    Returns
+    -------
+    ``(stage_latencies_ms, rate_rps, slo_ms)``
+
+    Examples
+    --------
+    >>> lat, lam, slo = random_chain_instance(np.random.default_rng(0))
+    >>> 2 <= len(lat) <= 5 and all(4 <= len(t) <= 8 for t in lat)
+    True
+    """
+    S = int(rng.integers(2, max_stages + 1))
+    lat = []
+    for _ in range(S):
+        gamma, delta = rng.uniform(0, 40), rng.uniform(0, 8)
+        eps, eta = rng.uniform(0, 60), rng.uniform(1, 30)
+        c = float(rng.choice([1, 2, 4]))
+        bs = sorted(rng.choice(np.arange(1, 17), size=int(rng.integers(4, 9)), replace=False))
+        lat.append({int(b): gamma * b / c + delta * b + eps / c + eta for b in bs})
+    rate = float(rng.uniform(1, 100))
+    lo = sum(min(t.values()) for t in lat)
+    return lat, rate, float(lo * rng.uniform(0.9, 4.0))
+
+
+def versus_brute_force(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Solve ``n`` random chains with the exact DP, the 1-ms grid DP and brute force.
+
+    Returns
+    -------
+    One row per instance: ``stages``, ``plans`` (how many brute force tries), ``feasible``,
+    ``dp_match`` and ``grid_match`` (same optimal cost as brute force, or all infeasible)
+    and the solve times ``dp_s``, ``grid_s``, ``brute_s``.
+
+    Examples
+    --------
+    >>> t = versus_brute_force(20, seed=1)
+    >>> bool(t.dp_match.all()), len(t)
+    (True, 20)
+    """
+    import time
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        args = random_chain_instance(rng)
+        out, times = {}, {}
+        for key, f in (
+            ("dp", solve_chain),
+            ("grid", solve_chain_grid),
+            ("brute", brute_force_chain),
+        ):
+            t0 = time.perf_counter()
+            try:
+                out[key] = f(*args).cost
+            except InfeasibleError:
+                out[key] = None
+            times[key] = time.perf_counter() - t0
+        rows.append(
+            dict(
+                stages=len(args[0]),
+                plans=int(np.prod([len(t) for t in args[0]])),
+                feasible=out["brute"] is not None,
+                dp_match=out["dp"] == out["brute"],
+                grid_match=out["grid"] == out["brute"],
+                dp_s=times["dp"],
+                grid_s=times["grid"],
+                brute_s=times["brute"],
+            )
+        )
+    return pd.DataFrame(rows)

@@ -290,9 +290,9 @@ class DataPlane:
         pending: deque | list = deque() if order == "fifo" else []
         before = sum(s.packets for s in self.switches.values())
         t0 = time.perf_counter()
-        nxt = 0
+        nxt = oldest = 0  # sample ids in flight stay within one window of slots
         while nxt < len(x) or pending:
-            while nxt < len(x) and nxt - int(done[:nxt].sum()) < in_flight:
+            while nxt < len(x) and nxt < oldest + in_flight:
                 pending.append((self.ingress, encode_frame(nxt, 0, 0, x[nxt].tobytes())))
                 nxt += 1
             if order == "fifo":
@@ -303,6 +303,8 @@ class DataPlane:
                 sid, _, part, values = decode_frame(frame)
                 logits[sid] = struct.unpack("!i", values[:4])[0]
                 done[sid] = True
+                while oldest < len(x) and done[oldest]:
+                    oldest += 1
                 if rows is not None:
                     rows.append(_row("h2", frame))
                 continue

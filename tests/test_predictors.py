@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssloserve import predictors as pd_
 from ssloserve.data import has_data
@@ -111,3 +113,14 @@ def test_shipped_lstm_beats_simple_predictors_on_test_days():
     assert lstm["mae"] < 0.8 * react["mae"]
     assert lstm["mae"] < avg["mae"] and lstm["mae"] < mx["mae"]
     assert lstm["under_rate"] < react["under_rate"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=99), min_size=140, max_size=260))
+def test_windows_property(r):
+    t, X, y = pd_.make_windows(r, stride=3)
+    bt, bX, by = _brute_windows(r, 3)
+    assert np.array_equal(t, bt) and np.array_equal(X, bX) and np.array_equal(y, by)
+    # the max predictor never under-predicts by more than the future rise
+    p = pd_.MaxWindow().predict_many(r, t)
+    assert (p >= X.max(axis=1) - 1e-9).all()

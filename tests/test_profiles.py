@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssloserve import profiles as pr
 from ssloserve.data import has_data
@@ -197,3 +199,20 @@ def test_video_variants_without_data(monkeypatch, tmp_path):
     assert cls[0].latency_ms(1, 1) == pytest.approx(70.4896)
     with pytest.raises(DataNotFoundError):
         pr.video_variants(source="data")
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+_pos = st.floats(min_value=0.1, max_value=100.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_pos, _pos, _pos, _pos, st.floats(min_value=1.0, max_value=16.0), st.sampled_from([1, 2, 8]))
+def test_table_interpolation_is_exact_for_the_model(g, d, e, h, c, b):
+    """Between measured cores the table equals any l(b, c) model: it is linear in 1/c."""
+    m = pr.LatencyModel(g, d, e, h)
+    bs = [bb for bb in (1, 2, 8) for _ in range(3)]
+    cs = [1, 4, 16] * 3
+    t = pr.LatencyTable(bs, cs, m.latency(bs, cs))
+    assert t.latency(b, c) == pytest.approx(m.latency(b, c), rel=1e-9)

@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ssloserve import workloads as wl
 from ssloserve.data import has_data
@@ -152,9 +154,9 @@ def test_ipa_segment_exact_indices():
 
 @real_twitter
 def test_segment_stats_table_is_what_the_trace_says():
-    for name, st in wl.SEGMENT_STATS.items():
+    for name, stats in wl.SEGMENT_STATS.items():
         got = wl.rate_stats(wl.ipa_segment(name))
-        for k, v in st.items():
+        for k, v in stats.items():
             assert got[k] == pytest.approx(v, abs=0.01), (name, k)
 
 
@@ -266,23 +268,23 @@ def test_workload_with_dynamic_budget_from_bandwidth():
 def test_belgium_stats_table_is_what_the_log_says():
     bw = wl.belgium_4g().bandwidth_Bps.to_numpy()
     lg = np.log(bw)
-    st = wl.BELGIUM_STATS
-    assert bw.min() == pytest.approx(st["min_Bps"], rel=1e-6)
-    assert bw.max() == pytest.approx(st["max_Bps"], rel=1e-6)
-    assert lg.mean() == pytest.approx(st["log_mean"], abs=1e-3)
-    assert lg.std() == pytest.approx(st["log_sd"], abs=1e-3)
-    assert wl.rate_stats(lg)["ac1"] == pytest.approx(st["log_ac1"], abs=1e-3)
+    bs = wl.BELGIUM_STATS
+    assert bw.min() == pytest.approx(bs["min_Bps"], rel=1e-6)
+    assert bw.max() == pytest.approx(bs["max_Bps"], rel=1e-6)
+    assert lg.mean() == pytest.approx(bs["log_mean"], abs=1e-3)
+    assert lg.std() == pytest.approx(bs["log_sd"], abs=1e-3)
+    assert wl.rate_stats(lg)["ac1"] == pytest.approx(bs["log_ac1"], abs=1e-3)
     assert wl.bandwidth_series()[1] == "belgium"
 
 
 def test_synthetic_bandwidth_resembles_belgium():
     """The tolerances promised in synthetic_bandwidth's docstring, seeds 0-4."""
-    st = wl.BELGIUM_STATS
-    real_mean = np.exp(st["log_mean"] + st["log_sd"] ** 2 / 2)  # lognormal mean, 3.45 MB/s
+    bs = wl.BELGIUM_STATS
+    real_mean = np.exp(bs["log_mean"] + bs["log_sd"] ** 2 / 2)  # lognormal mean, 3.45 MB/s
     for seed in range(5):
         bw = wl.synthetic_bandwidth(600, seed=seed)
         assert bw.mean() == pytest.approx(real_mean, rel=0.10)
-        assert abs(wl.rate_stats(np.log(bw))["ac1"] - st["log_ac1"]) <= 0.1
+        assert abs(wl.rate_stats(np.log(bw))["ac1"] - bs["log_ac1"]) <= 0.1
         up_ms = (1000 * 200 * 1024 / bw).mean()
         assert up_ms == pytest.approx(72.0, rel=0.15)
     assert np.array_equal(wl.synthetic_bandwidth(50, 3), wl.synthetic_bandwidth(50, 3))
@@ -291,3 +293,20 @@ def test_synthetic_bandwidth_resembles_belgium():
 
 def test_remaining_budget_floor():
     assert wl.remaining_budget(100_000.0, 500_000, min_ms=1.0) == 1.0
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=2**31),
+)
+def test_arrivals_property(rates, seed):
+    t = wl.arrivals(rates, seed=seed)
+    assert len(t) == sum(rates)
+    assert np.all(np.diff(t) >= 0) and (t >= 0).all() and (t < len(rates)).all()
+    assert np.bincount(np.floor(t).astype(int), minlength=len(rates)).tolist() == rates
+    w = wl.Workload.from_rates(rates, seed=seed, slo_ms=250.0)
+    assert np.array_equal(w.arrival_s, t) and (w.budget_ms == 250.0).all()

@@ -1,6 +1,14 @@
 """Latency models l(b, c), their least-squares fit, and profile tables (PAPERS.md 0.1).
 
 Chapters: every chapter uses it; 00_tour introduces it.
+
+Besides the model this module reads the real profiles under ``$SSLOSERVE_DATA/profiling``
+into one tidy form (columns model, batch, cores, latency_ms and, where the table has them,
+sla_ms, capacity_rps, saturation_rps): :func:`sponge_grid`, :func:`yolov5s_grid`,
+:func:`infadapter_capacity`; the published fits :func:`biscale_latency_models`; the published
+accuracies :func:`accuracy_menu`; and builds the video pipeline's variant menus
+(:func:`video_variants`). A malformed table raises
+:class:`~ssloserve.errors.TraceFormatError` naming the file and the line.
 """
 
 from __future__ import annotations

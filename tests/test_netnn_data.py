@@ -1,0 +1,82 @@
+"""NetNN data: real loaders (counts from SOURCE.md), missing data, the synthetic packet generator."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from ssloserve.data import has_data
+from ssloserve.errors import DataNotFoundError
+from ssloserve.netnn.data import (
+    load_cicids2017,
+    load_nsl_kdd,
+    load_unsw_nb15,
+    log_code,
+    train_test_split,
+)
+from ssloserve.netnn.packets import KINDS, generate_packets, iat_code, ipv4_checksum, split_flows
+
+needs_data = pytest.mark.skipif(not has_data("nids"), reason="needs $SSLOSERVE_DATA/nids")
+
+
+@needs_data
+def test_real_loaders_match_source_counts():
+    cic = load_cicids2017()
+    assert len(cic) == 7500 and cic.y.sum() == 5000
+    assert set(cic.classes) == {"BENIGN", "DDoS", "Portscan"}
+    nsl = load_nsl_kdd()
+    assert len(nsl) == 25192 and (nsl.y == 0).sum() == 13449
+    unsw = load_unsw_nb15()
+    assert len(unsw) == 82332 and (unsw.y == 0).sum() == 37000
+    for d in (cic, nsl, unsw):
+        assert d.x.dtype == np.uint8 and d.x.shape[1] == len(d.features) == 16
+        assert (d.x.std(axis=0) > 0).all() and d.source  # no constant feature
+
+
+@needs_data
+def test_subsample_and_split_keep_classes():
+    d = load_unsw_nb15(max_rows=2000, seed=1)
+    assert abs(len(d) - 2000) <= 2
+    tr, te = train_test_split(d, 0.25, seed=1)
+    assert len(tr) + len(te) == len(d)
+    assert abs(te.y.mean() - d.y.mean()) < 0.02
+
+
+def test_missing_data_names_the_source(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(DataNotFoundError, match="Tavallaee"):
+        load_nsl_kdd()
+
+
+def test_log_code_is_monotone():
+    x = np.sort(np.random.default_rng(0).exponential(1e4, 500))
+    c = log_code(x, 1e6)
+    assert (np.diff(c.astype(int)) >= 0).all() and c.max() <= 255
+
+
+def test_packets_are_real_and_seeded():
+    a, b = generate_packets(40, seed=3), generate_packets(40, seed=3)
+    assert a.frames == b.frames and np.array_equal(a.iat_s, b.iat_s)
+    assert generate_packets(40, seed=4).frames != a.frames
+    assert set(a.kind) <= set(KINDS) and a.x.shape == (len(a), 72)
+    for f in a.frames:
+        assert f[12:14] == b"\x08\x00"
+        ip = f[14:34]
+        assert ipv4_checksum(ip) == 0  # a valid header sums to zero
+        total = struct.unpack("!H", ip[2:4])[0]
+        assert len(f) == 14 + total
+    # the first 68 bytes are the packet's bytes (zero-padded when shorter)
+    assert bytes(a.snap[0][: min(68, len(a.frames[0]))]) == a.frames[0][:68]
+
+
+def test_attacks_look_like_themselves():
+    p = generate_packets(120, seed=0)
+    flags = np.array([f[47] if f[23] == 6 else 0 for f in p.frames])
+    syn_only = flags == 0x02
+    assert syn_only[p.kind == "SYN flood"].all()
+    covert = p.iat_s[(p.kind == "covert timing channel") & (p.iat_s > 0)]
+    assert np.all((np.abs(covert - 0.25) < 0.006) | (np.abs(covert - 0.5) < 0.006))
+    assert iat_code([0.25])[0] > np.median(iat_code(p.iat_s[p.kind == "benign web"]))
+    tr, te = split_flows(p, 0.3, seed=0)
+    assert not set(tr.flow) & set(te.flow) and len(tr) + len(te) == len(p)

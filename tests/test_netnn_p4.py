@@ -1,0 +1,104 @@
+"""NetNN P4 emission: deterministic, golden files for a small model, the prototype's pitfalls."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssloserve.netnn.mapper import partition
+from ssloserve.netnn.p4 import emit, port_map, topology
+from ssloserve.netnn.quantize import random_integer_model
+
+GOLDEN = Path(__file__).parent / "golden" / "netnn"
+
+
+def small():
+    """conv (2 filters, 3 taps, pool 2) over 8 bytes, dense 3, output; 1 -> 2 -> 2 -> 1."""
+    m = random_integer_model([0, 3, 1], conv=((2, 3, 2),), length=8, seed=0)
+    return partition(m, widths=[1, 2, 2, 1]), m
+
+
+def test_emission_is_deterministic():
+    plan, m = small()
+    a, b = emit(plan, m), emit(plan, m)
+    assert a.programs == b.programs and a.commands == b.commands and a.topology == b.topology
+
+
+def test_golden_files(tmp_path):
+    plan, m = small()
+    bundle = emit(plan, m)
+    if os.environ.get("SSLOSERVE_REGOLD"):
+        bundle.write(GOLDEN)
+    written = bundle.write(tmp_path)
+    assert len(written) == 2 * len(bundle.programs) + 1
+    for p in written:
+        want = (GOLDEN / p.name).read_text()
+        assert p.read_text() == want, (
+            f"{p.name} differs from tests/golden/netnn (SSLOSERVE_REGOLD=1 rewrites)"
+        )
+
+
+def test_pitfalls_are_avoided():
+    m = random_integer_model([0, 6, 1], conv=((4, 3, 2),), length=12, seed=1)
+    plan = partition(m, widths=[1, 2, 3, 1])
+    bundle = emit(plan, m)
+    for name, src in bundle.programs.items():
+        # registers are read into locals, never into header fields or out parameters
+        assert not re.search(r"\.read\(\s*hdr\.", src), name
+        # 32-bit sums, 8-bit weights sign-extended
+        if name != "s0":
+            assert "(int<32>)(int<8>)w" in src
+        # a switch that forwards does not drop in that branch
+        if "if (seen == ALL_ARRIVED) {" in src:
+            finish = src.split("if (seen == ALL_ARRIVED) {")[1].split("} else {")[0]
+            assert "mark_to_drop" not in finish
+            if "register<bit<32>>(SLOTS * N_ACC) acc;" in src:
+                assert "arrived.write(meta.slot, 0);" in finish and "acc.write(" in finish
+        assert "const bit<16> ETHERTYPE_NN = 0x1234;" in src
+    # weights live in registers loaded by the control plane, not constants in the program
+    n_weights = sum(q.weight.size for q in m.layers)
+    n_writes = sum(c.count("register_write MyIngress.weights") for c in bundle.commands.values())
+    assert n_writes == n_weights
+
+
+def test_weights_in_commands_match_the_model():
+    plan, m = small()
+    bundle = emit(plan, m)
+    cmds = bundle.commands["s2_1"]  # dense1, units 2..2, fed by two conv switches
+    vals = [
+        int(line.split()[-1]) for line in cmds.splitlines() if line.startswith("register_write")
+    ]
+    want = m.layers[1].weight[2:3].ravel().astype(np.int64) & 0xFF
+    assert vals == want.tolist()
+    assert "table_add MyIngress.arrival MyIngress.set_bit 1 => 2" in cmds
+
+
+def test_ports_match_topology():
+    plan, m = small()
+    ports = port_map(plan)
+    topo = topology(plan)
+    for a, pa, b, pb in topo["links"]:
+        if a in ports:
+            assert ports[a][pa] == b
+        if b in ports:
+            assert ports[b][pb] == a
+    bundle = emit(plan, m)
+    # multicast groups send to the downstream ports only
+    for name, cmds in bundle.commands.items():
+        for line in cmds.splitlines():
+            if line.startswith("mc_node_create"):
+                for port in map(int, line.split()[2:]):
+                    peer = ports[name][port]
+                    assert peer == "h2" or int(peer[1]) == int(name[1]) + 1
+    assert json.loads(json.dumps(topo)) == topo
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_paper_scale_program_sizes(seed):
+    """Emission scales: one conv1 switch of a reduced paper-like model, size reported."""
+    m = random_integer_model([0, 8, 1], conv=((8, 5, 5),), length=68, seed=seed)
+    bundle = emit(partition(m), m)
+    assert all(s > 0 for s in bundle.sizes().values())

@@ -17,13 +17,27 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import signal
 import threading
 
-from .limits import available_backends, machine_cores
+from .limits import (
+    available_backends,
+    child_pids,
+    emulator_cgroups,
+    machine_cores,
+    remove_stale_cgroups,
+)
 from .router import EmuOptions, Router, cleanup_all
 
-__all__ = ["emulate", "EmuOptions", "Router", "available_backends", "machine_cores"]
+__all__ = [
+    "emulate",
+    "EmuOptions",
+    "Router",
+    "available_backends",
+    "machine_cores",
+    "leftovers",
+]
 
 atexit.register(cleanup_all)
 
@@ -48,6 +62,19 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, old)
 
 
+def leftovers(pid: int | None = None) -> dict:
+    """What emulator runs of process ``pid`` (default: this one) left behind: live child
+    processes and cgroups. Both are empty after every run, whatever ended it.
+
+    Examples
+    --------
+    >>> leftovers()["cgroups"]
+    []
+    """
+    pid = os.getpid() if pid is None else pid
+    return {"processes": child_pids(pid), "cgroups": [str(p) for p in emulator_cgroups(pid)]}
+
+
 def emulate(pipeline, workload, policy, options=None):
     """Serve ``workload`` on ``pipeline`` with real processes, adapting with ``policy``.
 
@@ -68,6 +95,7 @@ def emulate(pipeline, workload, policy, options=None):
     names the core-limit backend, ``meta["cold_start_s"]`` and ``meta["resize_delay_s"]``
     the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
     """
+    remove_stale_cgroups()
     router = Router(pipeline, workload, policy, options)
     progress = None
     want_progress = (

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import multiprocessing as mp
 import os
 import signal
-import sys
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -42,9 +40,8 @@ from ..api import checked_config, initial_config, workload_arrays
 from ..observation import Observation
 from ..result import PENDING, REASONS, RequestLog, Result
 from .limits import CoreLimiter, machine_cores, make_limiter
-from .loadgen import loadgen_main
 from .models import ModelSpec
-from .replica import replica_main
+from .worker import Worker
 
 __all__ = ["EmuOptions", "Router", "live_routers", "cleanup_all"]
 
@@ -54,29 +51,6 @@ _LIVE: weakref.WeakSet = weakref.WeakSet()
 def live_routers() -> list:
     """Routers that have started processes and not yet cleaned up."""
     return list(_LIVE)
-
-
-@contextlib.contextmanager
-def _no_main_reimport():
-    """Start spawned workers without re-running the caller's ``__main__`` script.
-
-    ``spawn`` normally imports the parent's main module in the child, which re-runs a
-    script that lacks an ``if __name__ == "__main__"`` guard. Replica and load-generator
-    targets are library functions, so the child never needs it: hide ``__file__`` and
-    ``__spec__`` of ``__main__`` while a process starts.
-    """
-    main = sys.modules.get("__main__")
-    saved = {a: getattr(main, a) for a in ("__file__", "__spec__") if hasattr(main, a)}
-    try:
-        if "__file__" in saved:
-            del main.__file__
-        if main is not None:
-            main.__spec__ = None
-        yield
-    finally:
-        for a, v in saved.items():
-            with contextlib.suppress(AttributeError, TypeError):
-                setattr(main, a, v)
 
 
 def cleanup_all() -> None:
@@ -100,6 +74,9 @@ class EmuOptions:
         cores, are then unbounded)
     core_limit : ``"auto"`` (strongest available), ``"cgroup"``, ``"cgroup_v1"``,
         ``"cgroup_v2"``, ``"throttle"``, ``"affinity"`` or ``"none"``
+    boost : give replicas and the load generator priority over background work on the
+        machine (cgroup weight 8x, or nice -10; needs root, else ignored): the replicas
+        stand for dedicated cores, so other programs should not take their quota
     max_retries : times a request whose replica crashed is queued again before it is
         dropped with reason ``replica_crash``
     drain_s : after the last arrival, how long to wait for requests still in the system
@@ -116,6 +93,7 @@ class EmuOptions:
     history_s: int = 600
     progress: bool | None = None
     core_limit: str = "auto"
+    boost: bool = True
     max_retries: int = 1
     drain_s: float = 10.0
     start_timeout_s: float = 120.0
@@ -184,7 +162,6 @@ class Router:
         self.workload = workload
         self.policy = policy
         self.opt = EmuOptions.from_any(options)
-        self.ctx = mp.get_context("spawn")
         self.stages = list(pipeline.order)
         arr, dl, pay, horizon = workload_arrays(workload, self.opt.duration_s)
         self.arrival_s = np.ascontiguousarray(arr)
@@ -195,6 +172,8 @@ class Router:
         self.threshold_s = drop_threshold_s(self.opt.drop, arr, self.deadline_s, self.opt.k_slo)
         self.free_since: dict[int, float] = {}
         self.n_final = 0
+        self.core_acc = 0.0
+        self.last_t = 0.0
         self.acc = np.ones(len(arr))
         self.retries = np.zeros(len(arr), dtype=np.int16)
         self.enq_t = {s: {} for s in self.stages}
@@ -275,20 +254,12 @@ class Router:
         if not ok:
             self._event(stage, why, "infeasible", detail, variant=variant, cores=cores)
             return None
-        parent, child = self.ctx.Pipe(duplex=True)
         rid = next(self._rid)
-        proc = self.ctx.Process(
-            target=replica_main,
-            args=(child, spec, cores, os.getpid()),
-            name=f"ssloserve-replica-{stage}-{rid}",
-            daemon=True,
-        )
         t_req = time.monotonic()
-        with _no_main_reimport():
-            proc.start()
-        child.close()
-        r = _Replica(rid, stage, variant, v.accuracy, spec, cores, proc, parent, t_req)
+        proc = Worker("replica", (spec, cores, os.getpid()), name=f"replica-{stage}-{rid}")
+        r = _Replica(rid, stage, variant, v.accuracy, spec, cores, proc, proc.conn, t_req)
         r.pid = proc.pid
+        self._account()
         self.reps[rid] = r
         self.st[stage].replicas[rid] = r
         if spec.uses_cpu:
@@ -314,14 +285,14 @@ class Router:
 
     def _reap(self, r: _Replica) -> None:
         """The process is gone: forget it everywhere."""
+        self._account()
         r.state = "dead"
         with contextlib.suppress(Exception):
             r.proc.join(timeout=1)
         if self.limiter is not None and r.pid in self.limiter.cores:
             with contextlib.suppress(Exception):
                 self.limiter.remove(r.pid)
-        with contextlib.suppress(Exception):
-            r.conn.close()
+        r.proc.close()
         self.st[r.stage].replicas.pop(r.rid, None)
         self.reps.pop(r.rid, None)
 
@@ -378,6 +349,7 @@ class Router:
             if r.spec.uses_cpu and r.pid in self.limiter.cores:
                 with contextlib.suppress(OSError, ProcessLookupError):
                     self.limiter.set(r.pid, cores)
+            self._account()
             r.cores = cores
             tok = next(self._tok)
             self.pending_resize[tok] = (r.rid, t_req)
@@ -426,6 +398,13 @@ class Router:
             cores = st.target.cores
             out[s] = StageConfig(variant, len(serving), cores, st.target.batch)
         return Config(out)
+
+    def _account(self) -> None:
+        """Integrate the cores held by live processes up to now (core-seconds)."""
+        now = self.now()
+        if now > self.last_t:
+            self.core_acc += self.cores_in_use() * (now - self.last_t)
+            self.last_t = now
 
     def cores_in_use(self) -> float:
         return float(sum(r.cores for r in self.reps.values() if r.state != "dead"))
@@ -486,7 +465,9 @@ class Router:
             if not len(q):
                 continue
             b = max(1, st.target.batch)
-            for r in sorted(st.replicas.values(), key=lambda r: r.rid):
+            idle = [r for r in st.replicas.values() if r.state == "idle" and not r.draining]
+            idle.sort(key=lambda r: (self.free_since.get(r.rid, 0.0), r.rid))
+            for r in idle:
                 if not len(q):
                     break
                 if r.state != "idle" or r.draining:
@@ -651,15 +632,16 @@ class Router:
                 out[s] = "in_progress"
         return out
 
-    def _record_interval(self, config: Config) -> None:
-        now = self.now()
-        rates = self._rates(now)
+    def _record_interval(self, target: Config) -> None:
+        cfg = self.actuated_config()
         self.timeline.append(
             {
-                "t_s": now,
-                "rate_rps": float(rates[-1]) if len(rates) else 0.0,
+                "t_s": self.now(),
                 "cores": self.cores_in_use(),
-                "config": config,
+                "replicas": sum(sc.replicas for sc in cfg.stages.values()),
+                "config": cfg,
+                "target": target,
+                "actuation": self._actuation_state(),
             }
         )
 
@@ -667,7 +649,7 @@ class Router:
         obs = self.observation()
         cfg = checked_config(self.policy.decide(obs), self.pipeline, self.policy, obs.t_s)
         self._apply(cfg)
-        self._record_interval(self.actuated_config())
+        self._record_interval(cfg)
 
     # ------------------------------------------------------------------ run
 
@@ -689,7 +671,8 @@ class Router:
             if r.state == "dead":
                 continue
             objs[r.conn] = ("msg", r)
-            objs[r.proc.sentinel] = ("death", r)
+            if r.proc.sentinel is not None:
+                objs[r.proc.sentinel] = ("death", r)
         return objs
 
     def _pump(self, timeout: float) -> None:
@@ -736,8 +719,8 @@ class Router:
         """Create the limiter, start the initial replicas and the load generator; wait until
         all are ready (the clock starts after: initial replicas are warm)."""
         _LIVE.add(self)
-        self.limiter = make_limiter(self.opt.core_limit)
-        cfg = self._initial_config()
+        self.limiter = make_limiter(self.opt.core_limit, boost=self.opt.boost)
+        cfg = self.initial = self._initial_config()
         for s in self.stages:
             self.st[s] = _StageState(
                 s,
@@ -747,17 +730,10 @@ class Router:
         for s in self.stages:
             self.st[s].target = cfg[s]
             self._reconcile(s, first=True)
-        parent, child = self.ctx.Pipe(duplex=True)
-        self.loadgen = self.ctx.Process(
-            target=loadgen_main,
-            args=(child, self.arrival_s, os.getpid()),
-            name="ssloserve-loadgen",
-            daemon=True,
+        self.loadgen = Worker(
+            "loadgen", (self.arrival_s, os.getpid(), self.opt.boost), name="loadgen"
         )
-        with _no_main_reimport():
-            self.loadgen.start()
-        child.close()
-        self.lg_conn = parent
+        self.lg_conn = self.loadgen.conn
         deadline = time.monotonic() + self.opt.start_timeout_s
         lg_ready = False
         while True:
@@ -771,23 +747,27 @@ class Router:
                     f"{len(starting)} replica(s) not ready after {self.opt.start_timeout_s} s"
                 )
             objs = {r.conn: ("msg", r) for r in starting} | {
-                r.proc.sentinel: ("death", r) for r in starting
+                r.proc.sentinel: ("death", r) for r in starting if r.proc.sentinel is not None
             }
             if not lg_ready:
                 objs[self.lg_conn] = ("lgready", None)
             for o in wait(list(objs), timeout=0.5):
                 kind, r = objs[o]
                 if kind == "msg":
-                    with contextlib.suppress(EOFError, OSError):
+                    try:
                         self._on_replica_msg(r, r.conn.recv())
-                elif kind == "death":
+                    except (EOFError, OSError):
+                        r.proc.join(timeout=2)
+                        if r.state != "dead":
+                            self._on_death(r)
+                elif kind == "death" and r.state != "dead":
                     r.proc.join(timeout=0.5)
                     self._on_death(r)
         self.events = [dict(e, t_s=0.0) for e in self.events]
         self.cold_starts_initial = list(self.cold_starts)
         self.cold_starts = []
         self.t0 = time.monotonic()
-        self._record_interval(self.actuated_config())
+        self._record_interval(self.initial)
         self.lg_conn.send(("go", self.t0))
 
     def loop(self, progress=None) -> None:
@@ -819,8 +799,14 @@ class Router:
                     done_prev = self.n_final
 
     def finish(self) -> Result:
-        """End every request still in the system and build the :class:`Result`."""
+        """End every request still in the system and build the :class:`Result`.
+
+        Requests waiting in a queue at the end are dropped (``deadline_passed``, or
+        ``no_replica`` when their stage has no serving replica); after Ctrl-C, those in
+        the system are ``interrupted`` and those that had not arrived are left out.
+        """
         now = self.now()
+        self._account()
         in_flight = set()
         for r in self.reps.values():
             if r.batch is not None:
@@ -835,35 +821,57 @@ class Router:
                     self._drop(i, "no_replica", now)
                 else:
                     self._drop(i, "deadline_passed", now)
+        n_arrived = self.n_arrived
         for i in self.log.pending():
-            if i in in_flight or self.interrupted or i >= self.n_arrived:
+            if i >= n_arrived:
+                continue
+            self._drop(
+                int(i), "interrupted" if (self.interrupted or i in in_flight) else "no_replica", now
+            )
+        if self.interrupted and n_arrived < len(self.arrival_s):
+            self.log.truncate(n_arrived)
+        else:
+            for i in self.log.pending():
                 self._drop(int(i), "interrupted", now)
-            else:
-                self._drop(int(i), "deadline_passed", now)
-        self._record_interval(self.actuated_config())
-        tl = pd.DataFrame(self.timeline)
-        ev = pd.DataFrame(self.events, columns=None if self.events else ["t_s", "stage", "kind"])
+        tl = pd.DataFrame(
+            self.timeline,
+            columns=["t_s", "cores", "replicas", "config", "target", "actuation"],
+        )
+        if len(tl):
+            t = tl["t_s"].to_numpy(dtype=float)
+            nxt = np.append(t[1:], max(self.horizon_s, t[-1] + 1e-9))
+            lo = np.searchsorted(self.arrival_s, t, side="left")
+            hi = np.searchsorted(self.arrival_s, nxt, side="left")
+            tl.insert(1, "rate_rps", (hi - lo) / np.maximum(nxt - t, 1e-9))
+        cols = ["t_s", "stage", "kind", "state", "detail"]
+        ev = pd.DataFrame(self.events)
+        ev = ev if len(ev) else pd.DataFrame(columns=cols)
         lag = np.asarray(self.lg_lag) * 1000.0
+        by_stage = {}
+        for s in self.stages:
+            spec = ModelSpec.from_variant(self._variant(s, self.st[s].target.variant))
+            by_stage[s] = self.limiter.backend if spec.uses_cpu else "emulated (sleep model)"
         meta = {
             "core_limit": self.limiter.backend if self.limiter else "none",
-            "core_limit_by_stage": {
-                s: (
-                    self.limiter.backend
-                    if ModelSpec.from_variant(self._variant(s, self.st[s].target.variant)).uses_cpu
-                    else "emulated (sleep model)"
-                )
-                for s in self.stages
-            },
+            "core_limit_by_stage": by_stage,
             "machine_cores": self.machine,
+            "node_cores": self.opt.node_cores,
+            "slo_ms": self.slo_ms,
             "end_s": now,
             "wall_s": now,
+            "core_seconds": self.core_acc,
             "interrupted": self.interrupted,
             "crashes": self.crashes,
+            "retried": int((self.retries > 0).sum()),
             "cold_start_s": list(self.cold_starts_initial) + list(self.cold_starts),
             "resize_delay_s": list(self.resize_delays),
+            "loadgen_lag_ms_p50": float(np.percentile(lag, 50)) if len(lag) else float("nan"),
             "loadgen_lag_ms_p99": float(np.percentile(lag, 99)) if len(lag) else float("nan"),
-            "retried": int((self.retries > 0).sum()),
+            "options": {k: getattr(self.opt, k) for k in self.opt.__dataclass_fields__},
         }
+        if self.interrupted:
+            meta["interrupted_at_s"] = now
+            meta["requests_not_arrived"] = len(self.arrival_s) - n_arrived
         return self.log.to_result("emu", stages=self.stages, timeline=tl, events=ev, meta=meta)
 
     def close(self) -> None:
@@ -891,12 +899,8 @@ class Router:
                     os.kill(p.pid, signal.SIGCONT)
                     p.kill()
                 p.join(timeout=2)
-        for r in reps:
-            with contextlib.suppress(Exception):
-                r.conn.close()
-        with contextlib.suppress(Exception):
-            if self.lg_conn is not None:
-                self.lg_conn.close()
+        for p in procs:
+            p.close()
         if self.limiter is not None:
             self.limiter.close()
         self.reps.clear()

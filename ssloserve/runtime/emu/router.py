@@ -531,8 +531,16 @@ class Router:
             if r.variant == st.target.variant:
                 retiring = [x for x in st.replicas.values() if x.retiring and not x.draining]
                 if retiring:
-                    self._drain(retiring[0])
-                    if len(retiring) == 1:
+                    ready_new = [
+                        x
+                        for x in self._live(r.stage, st.target.variant)
+                        if x.state in ("idle", "busy")
+                    ]
+                    # one old replica goes per new one ready; all go once the new are all up
+                    n = len(retiring) if len(ready_new) >= st.target.replicas else 1
+                    for x in retiring[:n]:
+                        self._drain(x)
+                    if n == len(retiring):
                         self._event(r.stage, "variant", "done", f"now {r.variant}")
         elif op == "done":
             _, bid, t_start, t_finish = msg

@@ -99,4 +99,3 @@ def main(argv=None) -> None:
         loadgen_main(conn, *args)
     else:  # pragma: no cover - programming error
         raise SystemExit(f"unknown worker target {target!r}")
-

@@ -1,0 +1,291 @@
+"""The emulator (runtime="emu"): real processes, accounting, actuation, crashes, clean-up.
+
+Every run here starts real OS processes on this machine; each is kept to a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.policies import Static
+from ssloserve.profiles import LatencyModel
+from ssloserve.runtime.emu import emulate, leftovers
+from ssloserve.runtime.emu.limits import BACKENDS, child_pids, emulator_cgroups
+from ssloserve.runtime.emu.router import live_routers
+from ssloserve.runtime.result import DROPPED, LATE, SERVED
+from ssloserve.workloads import Workload
+
+pytestmark = pytest.mark.emu
+
+SLEEP = LatencyModel(4.0, 1.0, 12.0, 3.0)  # l(1, 1) = 20 ms
+BURN = LatencyModel(3.0, 0.5, 6.0, 0.5)  # 10 CPU-ms at b = 1
+
+
+def accounted(r) -> None:
+    """arrivals = served + late + dropped, and every request has exactly one final status."""
+    c = r.counts()
+    assert c["served"] + c["late"] + c["dropped"] == len(r)
+    assert set(np.unique(r.requests["status"])) <= {SERVED, LATE, DROPPED}
+
+
+def clean(before: set[int]) -> None:
+    """No process this test started is alive and no cgroup of this process is left."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        extra = set(child_pids()) - before
+        if not extra:
+            break
+        time.sleep(0.1)
+    assert set(child_pids()) - before == set()
+    assert emulator_cgroups(os.getpid()) == []
+    assert live_routers() == []
+
+
+@pytest.fixture
+def procs():
+    before = set(child_pids())
+    yield before
+    clean(before)
+
+
+class Script:
+    """A policy that applies ``{t_s: Config}`` changes at the first tick at or after t_s."""
+
+    def __init__(self, initial: Config, changes: dict, interval_s: float = 0.25):
+        self.config = initial
+        self.changes = sorted(changes.items())
+        self.interval_s = interval_s
+        self.seen = []
+
+    def initial(self, pipeline, slo_ms):
+        return self.config
+
+    def decide(self, obs):
+        self.seen.append(obs)
+        while self.changes and obs.t_s >= self.changes[0][0] - 1e-9:
+            self.config = self.changes.pop(0)[1]
+        return self.config
+
+
+def test_two_stage_sleep_records_every_request(procs):
+    p = Pipeline.chain(
+        Stage("a", (Variant("sa", 0.9, SLEEP, model="sleep"),)),
+        Stage("b", (Variant("sb", 0.8, SLEEP, model="sleep"),)),
+    )
+    w = Workload.from_rates([30, 30, 30], seed=1, slo_ms=400.0)
+    cfg = Config({"a": StageConfig("sa", 2, 2.0, 2), "b": StageConfig("sb", 1, 4.0, 4)})
+    r = emulate(p, w, Static(cfg, interval_s=1.0))
+    accounted(r)
+    assert r.runtime == "emu" and r.counts()["served"] == len(w)
+    assert r.meta["core_limit"] in BACKENDS
+    assert r.meta["core_limit_by_stage"]["a"].startswith("emulated")
+    a, b = r.stage_records["a"], r.stage_records["b"]
+    np.testing.assert_allclose(a["queue_s"], w.arrival_s)
+    assert (a["start_s"] >= a["queue_s"] - 1e-3).all()
+    np.testing.assert_allclose(b["queue_s"], a["finish_s"])
+    # each batch took at least l(k, c) (the sleep model), and not much more
+    for st, c in (("a", 2.0), ("b", 4.0)):
+        rec = r.stage_records[st]
+        svc = (rec["finish_s"] - rec["start_s"]) * 1000
+        want = SLEEP.latency(rec["batch"].astype(float), c)
+        assert (svc >= want - 0.5).all()
+        assert np.median(svc - want) < 3.0
+    assert (r.requests["finish_s"] >= b["finish_s"] - 1e-9).all()
+    np.testing.assert_allclose(r.requests["accuracy"], 0.72)
+    assert r.meta["core_seconds"] == pytest.approx(8.0 * r.meta["end_s"], rel=0.02)
+    assert {"t_s", "rate_rps", "cores", "config"} <= set(r.timeline.columns)
+
+
+def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
+    burn = Variant("burn", 0.7, BURN, model="burn")
+    tiny = Variant("resnet_tiny18", 0.6975, LatencyModel(5, 1, 5, 1), model="resnet_tiny18")
+    p = Pipeline.chain(Stage("s", (burn, tiny)))
+    c0 = Config({"s": StageConfig("burn", 1, 1.0, 1)})
+    script = Script(
+        c0,
+        {
+            0.5: Config({"s": StageConfig("burn", 1, 0.5, 1)}),  # resize in place
+            1.0: Config({"s": StageConfig("burn", 2, 0.5, 1)}),  # scale out
+            3.5: Config({"s": StageConfig("resnet_tiny18", 1, 1.0, 2)}),  # variant switch
+            7.0: Config({"s": StageConfig("resnet_tiny18", 1, 1.0, 2)}),
+        },
+    )
+    w = Workload.from_rates([8] * 8, seed=2, slo_ms=1500.0)
+    r = emulate(p, w, script)
+    accounted(r)
+    ev = r.events
+    resize = ev[(ev.kind == "resize") & (ev.state == "done")]
+    assert len(resize) == 1 and resize["resize_delay_s"].iloc[0] < 0.5
+    # in place: the resized replica kept serving (same replica id before and after)
+    rid = int(resize["replica"].iloc[0])
+    rec = r.stage_records["s"]
+    t_resize = float(resize["t_s"].iloc[0])
+    served_by = rec["replica"][np.isfinite(rec["start_s"])]
+    starts = rec["start_s"][np.isfinite(rec["start_s"])]
+    assert (served_by[starts > t_resize] == rid).any() and (
+        served_by[starts < t_resize] == rid
+    ).any()
+    ready = ev[(ev.kind == "ready") & (ev.t_s > 0)]
+    assert len(ready) >= 2  # the scale-out replica and the torch replica
+    assert (ready["cold_start_s"] > 0.05).all()
+    assert ((ev.kind == "variant") & (ev.state == "done")).any()
+    assert ((ev.kind == "scale_in") & (ev.state == "done")).any()
+    # after the switch the torch replica serves, at its published accuracy
+    late = r.requests["arrival_s"] > 6.5
+    served = r.requests["status"] == SERVED
+    assert np.allclose(r.requests["accuracy"][late & served], 0.6975)
+    # the policy saw the config in force: one replica until the scale-out was ready
+    assert script.seen[0].config["s"].cores == 0.5 or script.seen[0].config["s"].cores == 1.0
+    assert max(o.config["s"].replicas for o in script.seen) == 2
+    assert r.meta["cold_start_s"] and r.meta["resize_delay_s"]
+
+
+def test_sigkilled_replica_is_replaced_and_its_requests_retried(procs):
+    slow = LatencyModel(0.0, 0.0, 0.0, 80.0)
+    p = Pipeline.chain(Stage("s", (Variant("v", 0.9, slow, model="sleep"),)))
+    w = Workload.from_rates([20] * 4, seed=3, slo_ms=3000.0)
+    killed = []
+
+    def killer():
+        t_end = time.monotonic() + 30
+        while time.monotonic() < t_end and not killed:
+            for router in live_routers():
+                if router.t0 is None or router.now() < 1.0:
+                    continue
+                busy = [x for x in router.reps.values() if x.busy and x.state == "busy"]
+                if busy:
+                    killed.append((busy[0].pid, list(busy[0].batch[1])))
+                    os.kill(busy[0].pid, signal.SIGKILL)
+                    return
+            time.sleep(0.01)
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    r = emulate(p, w, Static(Config({"s": StageConfig("v", 2, 1.0, 1)})))
+    th.join()
+    accounted(r)
+    assert killed, "the test did not find a busy replica to kill"
+    pid, batch = killed[0]
+    assert r.meta["crashes"] == 1
+    ev = r.events
+    t_crash = float(ev[ev.kind == "crash"]["t_s"].iloc[0])
+    assert (ev[ev.kind == "ready"]["t_s"] > t_crash).any(), "no replacement became ready"
+    st = r.requests["status"]
+    for i in batch:  # retried (served, maybe late) or ended with reason replica_crash
+        assert st[i] in (SERVED, LATE) or r.requests_df()["reason"][i] == "replica_crash"
+    assert r.meta["retried"] >= 1
+    assert (
+        not os.path.exists(f"/proc/{pid}/stat")
+        or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    )
+
+
+def test_more_cores_than_the_machine_is_an_infeasible_resize(procs):
+    p = Pipeline.chain(Stage("s", (Variant("burn", 0.7, BURN, model="burn"),)))
+    huge = float(os.cpu_count() + 6)
+    script = Script(
+        Config({"s": StageConfig("burn", 1, 1.0, 1)}),
+        {0.5: Config({"s": StageConfig("burn", 1, huge, 1)})},
+    )
+    w = Workload.from_rates([10, 10], seed=4, slo_ms=500.0)
+    r = emulate(p, w, script)
+    accounted(r)
+    bad = r.events[(r.events.kind == "resize") & (r.events.state == "infeasible")]
+    assert len(bad) >= 1 and "cores" in bad["detail"].iloc[0]  # asked again every tick
+    assert all(cfg["s"].cores == 1.0 for cfg in r.timeline["config"])
+    assert r.counts()["served"] == len(w)
+
+
+class Boom(Script):
+    def __init__(self, exc):
+        super().__init__(Config({"s": StageConfig("v", 2, 1.0, 1)}), {})
+        self.exc = exc
+
+    def decide(self, obs):
+        if obs.t_s >= 0.5:
+            raise self.exc
+        return self.config
+
+
+def _one_stage():
+    return Pipeline.chain(Stage("s", (Variant("v", 0.9, SLEEP, model="sleep"),)))
+
+
+def test_exception_inside_the_policy_leaves_nothing(procs):
+    with pytest.raises(ZeroDivisionError):
+        emulate(_one_stage(), Workload.from_rates([10] * 3, seed=5), Boom(ZeroDivisionError()))
+
+
+def test_ctrl_c_returns_the_partial_result_and_leaves_nothing(procs):
+    w = Workload.from_rates([10] * 4, seed=6, slo_ms=500.0)
+    r = emulate(_one_stage(), w, Boom(KeyboardInterrupt()))
+    accounted(r)
+    assert r.meta["interrupted"] and len(r) < len(w)
+
+
+SIGTERM_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+    from ssloserve.profiles import LatencyModel
+    from ssloserve.runtime.emu import emulate
+    from ssloserve.runtime.emu.router import live_routers
+    from ssloserve.workloads import Workload
+
+    out = sys.argv[1]
+    p = Pipeline.chain(Stage("s", (Variant("v", 0.9, LatencyModel(0, 0, 0, 5.0), model="burn"),)))
+
+    class Report:
+        interval_s = 0.2
+        def initial(self, pipeline, slo_ms):
+            return Config({"s": StageConfig("v", 2, 0.5, 1)})
+        def decide(self, obs):
+            r = live_routers()[0]
+            pids = [x.pid for x in r.reps.values()] + [r.loadgen.pid]
+            cg = str(r.limiter.root) if hasattr(r.limiter, "root") else ""
+            with open(out + ".tmp", "w") as f:
+                json.dump({"pids": pids, "cgroup": cg}, f)
+            os.replace(out + ".tmp", out)
+            return self.initial(None, None)
+
+    emulate(p, Workload.from_rates([20] * 30, seed=0), Report())
+    """
+)
+
+
+def test_sigterm_to_the_parent_leaves_no_process_and_no_cgroup(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SIGTERM_SCRIPT)
+    out = tmp_path / "pids.json"
+    proc = subprocess.Popen([sys.executable, str(script), str(out)])
+    try:
+        t_end = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < t_end and proc.poll() is None:
+            time.sleep(0.05)
+        assert out.exists(), "the emulator in the subprocess never started"
+        import json
+
+        info = json.loads(out.read_text())
+        assert all(os.path.exists(f"/proc/{p}") for p in info["pids"])
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 128 + signal.SIGTERM
+    time.sleep(0.2)
+    alive = [p for p in info["pids"] if os.path.exists(f"/proc/{p}")]
+    assert alive == []
+    if info["cgroup"]:
+        assert not os.path.exists(info["cgroup"])
+    assert leftovers(proc.pid)["cgroups"] == []

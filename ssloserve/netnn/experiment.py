@@ -14,11 +14,23 @@ import pandas as pd
 import torch
 
 from .data import FlowData, load_dataset, train_test_split
+from .executor import execute
+from .mapper import partition
 from .models import FlowMLP, RawByteCNN, accuracy, predict_logits, train_model
 from .packets import PacketData, flow_accuracy, generate_packets, split_flows
 from .quantize import IntegerModel, quantize
+from .switch import BMV2, SwitchSpec
 
-__all__ = ["quick", "settings", "Detector", "flow_detector", "packet_detector", "accuracy_table"]
+__all__ = [
+    "quick",
+    "settings",
+    "Detector",
+    "flow_detector",
+    "packet_detector",
+    "accuracy_table",
+    "dataplane_run",
+    "header_sweep",
+]
 
 
 def quick() -> bool:
@@ -151,3 +163,57 @@ def packet_detector(
 def accuracy_table(detectors) -> pd.DataFrame:
     """Float and integer accuracy per detector (and flow-level for packet models)."""
     return pd.DataFrame([d.row() for d in detectors])
+
+
+def dataplane_run(det: Detector, spec: SwitchSpec = BMV2, widths="uniform", seed: int = 0) -> dict:
+    """Map a detector's integer model onto switches and run every test sample through the
+    executor (packets delivered in shuffled order).
+
+    Returns a dict: data set, layout, switches, whether the executor's logits equal the integer
+    model's on every sample, accuracy from the executor's verdicts (and flow-level for packet
+    models), packets processed and packets per second.
+    """
+    plan = partition(det.qmodel, spec, widths=widths)
+    r = execute(plan, det.qmodel, det.x_test, order="shuffle", seed=seed)
+    ref = det.qmodel.forward(det.x_test)
+    pred = r.predict()
+    out = {
+        "data set": det.name,
+        "layout": plan.layout,
+        "switches": plan.n_switches,
+        "equal to int8 model": bool(np.array_equal(r.logits, ref)),
+        "samples": len(ref),
+        "data-plane accuracy": accuracy(pred, det.y_test),
+        "data-plane flow accuracy": None,
+        "packets": r.packets,
+        "packets/s": r.packets_per_second,
+    }
+    if det.flow_float_acc is not None:
+        out["data-plane flow accuracy"] = flow_accuracy(pred, det.y_test, det.test.flow)
+    return out
+
+
+def header_sweep(model, header_bytes=range(846, 1487, 40), spec: SwitchSpec = BMV2) -> pd.DataFrame:
+    """Switches needed as the header limit changes (uniform and free widths); NaN where the
+    model does not fit.
+
+    Examples
+    --------
+    >>> from ssloserve.netnn.models import paper_architecture
+    >>> df = header_sweep(paper_architecture(), [1486])
+    >>> df.set_index("widths")["switches"].to_dict()
+    {'uniform': 18.0, 'free': 12.0}
+    """
+    from ..errors import MappingError
+
+    rows = []
+    for hb in header_bytes:
+        for widths in ("uniform", "free"):
+            try:
+                n = float(
+                    partition(model, spec.with_(header_bytes=int(hb)), widths=widths).n_switches
+                )
+            except MappingError:
+                n = float("nan")
+            rows.append({"header bytes": int(hb), "widths": widths, "switches": n})
+    return pd.DataFrame(rows)

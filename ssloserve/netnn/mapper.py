@@ -325,7 +325,17 @@ def _layer_fails(shapes, li, k, spec) -> bool:
 def _free(shapes, spec) -> PartitionPlan:
     # best[w] = (switches, packets, widths) over layers so far; ports checked after
     n = len(shapes)
-    cands = [[1]] + [list(range(1, min(s.out_channels, _MAX_WIDTH) + 1)) for s in shapes[1:]]
+    # only widths that shrink the largest part matter: others add switches and change nothing
+    cands = [[1]] + [
+        sorted(
+            {
+                w
+                for ch in range(1, s.out_channels + 1)
+                if (w := -(-s.out_channels // ch)) <= _MAX_WIDTH
+            }
+        )
+        for s in shapes[1:]
+    ]
     best = {1: (1, 0, [1])}
     for li in range(1, n):
         nxt = {}

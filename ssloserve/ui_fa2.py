@@ -56,7 +56,7 @@ def graph_chart(g: nx.DiGraph, config: Config | None = None, width: int = 420) -
                 latency_ms=round(float(d["latency_ms"]), 1),
                 cost=float(d["cost"]),
                 chosen=n in chosen,
-                label=str(d["batch"]) if "batch" in d else str(n),
+                label=str(d["batch"]) if "batch" in d else "",
             )
         )
     nodes = pd.DataFrame(rows)

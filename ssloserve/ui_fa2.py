@@ -119,7 +119,7 @@ def cost_chart(table: pd.DataFrame) -> alt.Chart:
             x=alt.X("rate_rps:Q", title="arrival rate (RPS)"),
             y=alt.Y("cores:Q", title="cores"),
             color=alt.Color("system:N", title=None),
-            strokeDash=alt.StrokeDash("system:N", legend=None),
+            strokeDash=alt.StrokeDash("system:N", title=None),
         )
         .properties(width=420, height=220)
     )

@@ -1,2 +1,25 @@
 """NetNN (chapter 05): an intrusion detector trained in torch, quantised to switch integer
-arithmetic, split across programmable switches, emitted as P4 and run packet by packet."""
+arithmetic, split across programmable switches, emitted as P4 and run packet by packet.
+
+Modules, one concept each: :mod:`~ssloserve.netnn.data` (real flow data sets),
+:mod:`~ssloserve.netnn.packets` (synthetic packets), :mod:`~ssloserve.netnn.models` (torch
+models), :mod:`~ssloserve.netnn.quantize` (8-bit integer model), :mod:`~ssloserve.netnn.switch`
+(``SwitchSpec``), :mod:`~ssloserve.netnn.mapper` (``partition``), :mod:`~ssloserve.netnn.p4`
+(emitter), :mod:`~ssloserve.netnn.executor` (reference data plane), :mod:`~ssloserve.netnn.bmv2`
+(p4c/BMv2 runner), :mod:`~ssloserve.netnn.experiment` (train-and-score helpers) and
+:mod:`~ssloserve.netnn.ui` (widget).
+"""
+
+__all__ = [
+    "bmv2",
+    "data",
+    "executor",
+    "experiment",
+    "mapper",
+    "models",
+    "p4",
+    "packets",
+    "quantize",
+    "switch",
+    "ui",
+]

@@ -1,0 +1,185 @@
+"""NetNN benchmarks: accuracy (float, int8; flow and packet level), switch layouts and
+resources, executor packets per second.
+
+Run from the repository root (full setting; add SSLOSERVE_QUICK=1 for a fast check):
+
+    SSLOSERVE_DATA=/work/shared/data .venv/bin/python benchmarks/bench_netnn.py
+
+Prints markdown tables (recorded in benchmarks/netnn.md). Speeds are measured on this shared,
+noisy machine; compare them within one run (the ratio column), not across runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ssloserve.netnn import experiment, mapper, models, p4, switch
+from ssloserve.netnn.executor import execute
+from ssloserve.netnn.quantize import random_integer_model
+
+
+def md(df: pd.DataFrame) -> str:
+    return df.convert_dtypes().to_markdown(index=False, floatfmt=".3f")
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    s = experiment.settings()
+    print(f"settings: {s} (quick={experiment.quick()})\n")
+
+    # 1. accuracy per data set
+    t0 = time.perf_counter()
+    dets = [experiment.flow_detector(n, seed=0) for n in ("CIC-IDS2017", "NSL-KDD", "UNSW-NB15")]
+    dets.append(experiment.packet_detector(seed=0))
+    acc = experiment.accuracy_table(dets)
+    acc["int8 - float (points)"] = 100 * (acc["int8"] - acc["float"])
+    print("## Accuracy: float and 8-bit integer (held-out test sets)\n")
+    print(md(acc))
+    print(f"\n(training and quantising all four: {time.perf_counter() - t0:.1f} s)\n")
+
+    # 2. data-plane parity and speed on every test sample
+    specs = {
+        "BMv2": switch.BMV2,
+        "Tofino-like": switch.TOFINO,
+        "BMv2, 160-byte header": switch.BMV2.with_(header_bytes=160),
+    }
+    rows = []
+    for d in dets:
+        t = time.perf_counter()
+        ref = d.qmodel.forward(d.x_test)
+        t_model = time.perf_counter() - t
+        for sname, spec in specs.items():
+            try:
+                r = experiment.dataplane_run(d, spec, seed=1)
+            except Exception as e:  # MappingError: record which resource binds
+                rows.append(
+                    {
+                        "data set": d.name,
+                        "switches": sname,
+                        "layout": f"does not fit: {e.resource} ({e.layer})",
+                    }
+                )
+                continue
+            rows.append(
+                {
+                    "data set": d.name,
+                    "switches": sname,
+                    "layout": r["layout"],
+                    "equal to int8 model": r["equal to int8 model"],
+                    "samples": r["samples"],
+                    "data-plane acc": r["data-plane accuracy"],
+                    "data-plane flow acc": r["data-plane flow accuracy"],
+                    "packets": r["packets"],
+                    "packets/s": r["packets/s"],
+                    "samples/s": r["samples"] * r["packets/s"] / r["packets"],
+                    "int8 model samples/s (batched)": len(ref) / t_model,
+                }
+            )
+    print("## Data plane: parity with the integer model and executor speed\n")
+    print("Every test sample, packets delivered in shuffled order. `packets/s` counts frames the")
+    print("executor's switches processed per second (Python, one core); the integer model runs")
+    print("batched in torch. NetNN's prototype: about 5,800 packets/s per BMv2 switch.\n")
+    print(md(pd.DataFrame(rows)))
+
+    # 3. layouts and per-switch resources of each model
+    paper = models.paper_architecture()
+    layouts = []
+    cases = [
+        ("NetNN (paper) model", paper, switch.BMV2, "uniform"),
+        ("NetNN (paper) model", paper, switch.BMV2, "free"),
+        ("NetNN (paper) model", paper, switch.TOFINO, "uniform"),
+    ]
+    for d in dets:
+        for sname in ("BMv2", "Tofino-like"):
+            cases.append((f"{d.name} model", d.qmodel, specs[sname], "uniform"))
+    for name, m, spec, widths in cases:
+        try:
+            plan = mapper.partition(m, spec, widths=widths)
+        except Exception as e:
+            layouts.append(
+                {
+                    "model": name,
+                    "switch": spec.name,
+                    "widths": widths,
+                    "layout": f"does not fit: {e.resource} in {e.layer}",
+                }
+            )
+            continue
+        for shape, parts in zip(plan.shapes, plan.layers, strict=True):
+            u = parts[0].usage
+            layouts.append(
+                {
+                    "model": name,
+                    "switch": spec.name,
+                    "widths": widths,
+                    "layout": plan.layout,
+                    "switches": plan.n_switches,
+                    "layer": shape.name,
+                    "per layer": len(parts),
+                    "header in B": u["header in"],
+                    "header out B": u["header out"],
+                    "ops/action": u["operations per action"],
+                    "MACs/packet": u["MACs per packet"],
+                    "stages": u["stages"],
+                    "register B": u["register bytes"],
+                    "binding": plan.binding()[shape.name],
+                }
+            )
+    print("\n## Switches, header bytes and operations per switch (largest switch of each layer)\n")
+    print(md(pd.DataFrame(layouts)))
+
+    # 4. the paper-scale model with random weights: executor speed and parity
+    m = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=0)
+    plan = mapper.partition(m, switch.BMV2)
+    x = np.random.default_rng(0).integers(0, 256, (64, 816)).astype(np.uint8)
+    r = execute(plan, m, x, order="shuffle", seed=0)
+    print("\n## NetNN's published architecture (random int8 weights), 18 switches\n")
+    print(
+        md(
+            pd.DataFrame(
+                [
+                    {
+                        "layout": plan.layout,
+                        "samples": len(x),
+                        "equal to int8 model": bool(np.array_equal(r.logits, m.forward(x))),
+                        "packets": r.packets,
+                        "packets/s": r.packets_per_second,
+                        "samples/s": len(x) / r.seconds,
+                    }
+                ]
+            )
+        )
+    )
+
+    # 5. emitted P4 sizes for the packet model
+    pdet = dets[-1]
+    for sname in ("BMv2", "BMv2, 160-byte header"):
+        pplan = mapper.partition(pdet.qmodel, specs[sname])
+        t = time.perf_counter()
+        bundle = p4.emit(pplan, pdet.qmodel)
+        dt = time.perf_counter() - t
+        sizes = bundle.sizes()
+        cmds = {k: v.count("\n") for k, v in bundle.commands.items()}
+        print(
+            f"\n## Emitted P4 for the packet model on {sname}: {pplan.layout}, emitted in {dt:.2f} s\n"
+        )
+        print(
+            md(
+                pd.DataFrame(
+                    {
+                        "switch": list(sizes),
+                        "program kB": [v / 1000 for v in sizes.values()],
+                        "CLI commands": [cmds[k] for k in sizes],
+                    }
+                )
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

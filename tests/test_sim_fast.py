@@ -59,6 +59,10 @@ CASES = [
     (3, "fifo", "never", 1, 4.0, 1, "exponential", 0.8),
     (2, "edf", "deadline", 2, 2.0, 4, "exponential", 1.1),
     (3, "edf", "never", 2, 1.0, 2, "lognormal", 0.9),
+    (1, "fifo", "never", 3, 1.0, 1, "exponential", 0.95),
+    (2, "fifo", "never", 2, 1.0, 1, "lognormal", 0.9),
+    (2, "fifo", "never", 2, 1.0, 4, "deterministic", 1.0),
+    (2, "edf", "cannot_finish", 3, 1.0, 1, "deterministic", 1.2),
 ]
 
 

@@ -26,6 +26,7 @@ import heapq
 import itertools
 import math
 import time
+from array import array
 from dataclasses import asdict
 
 import numpy as np
@@ -145,6 +146,8 @@ class _Sim:
         )
         self.node_cores = opts.resolved_node_cores("sim")
         self.log = RequestLog(a, d, pipeline.order)
+        # a request's finish is its finish at the sink: share the column (saves 8 B a request)
+        self.log.finish_s = self.log.stage_cols[pipeline.sink]["finish_s"]
         self.log.accuracy[:] = 1.0
         self.thr = drop_threshold_s(opts.drop, a, d, opts.k_slo)
         self.counts = np.bincount(
@@ -471,8 +474,9 @@ class _Sim:
 
     def run_fast(self, wall0) -> Result:
         """Each stage in turn, batch by batch; stage k+1's arrivals are stage k's completions
-        in the order the event loop would process them (finish time, then dispatch order)."""
-        log, d = self.log, self.d
+        in the order the event loop would process them (finish time, then dispatch order),
+        grouped by batch. Records go straight into the columns, in chunks."""
+        log = self.log
         ids = None  # position -> request index (None: identity)
         A, G = self.a, None
         interrupted, t_stop, nb = False, INF, 0
@@ -481,53 +485,25 @@ class _Sim:
             for k, name in enumerate(self.pipeline.order):
                 st = self.st[name]
                 reps = sorted((r for r in st.reps if r.state == ACTIVE), key=lambda r: r.rid)
-                thrp = None if self.thr is None else (self.thr if ids is None else self.thr[ids])
-                dlp = d if ids is None else d[ids]
-                idv = np.arange(len(A)) if ids is None else ids
+                t_off = k * self.horizon
                 fifo = self.opts.queue == "fifo"
-                args = (st, A, G, reps, prog, k * self.horizon)
-                if fifo and thrp is None and st.b == 1 and len(reps) == 1:
-                    out = self._pass_lindley(st, A, reps[0])
-                    members = idv
-                    dropped = np.zeros(0, dtype=np.int64)
-                elif fifo and thrp is None and st.b == 1:
-                    out = self._pass_kw(st, A, reps, prog, k * self.horizon)
-                    members = idv[: len(out[1])]
-                    dropped = np.zeros(0, dtype=np.int64)
+                if fifo and self.thr is None and st.b == 1 and len(reps) == 1:
+                    served, n_b, intr, t_now = self._pass_lindley(st, A, ids, reps[0])
+                elif fifo and self.thr is None and st.b == 1:
+                    served, n_b, intr, t_now = self._pass_kw(st, A, ids, reps, prog, t_off)
                 elif fifo:
-                    out = self._pass_fifo(*args, thrp, dlp)
-                    head, dpos = out[0], np.asarray(out[5], dtype=np.int64)
-                    keep = np.ones(head, dtype=bool)
-                    keep[dpos] = False
-                    members = idv[:head][keep]
-                    dropped = idv[dpos]
+                    served, n_b, intr, t_now = self._pass_fifo(st, A, G, ids, reps, prog, t_off)
                 else:
-                    out = self._pass_edf(*args, idv, dlp)
-                    members = np.asarray(out[0], dtype=np.int64)
-                    dropped = np.asarray(out[5], dtype=np.int64)
-                bs, bf, br, bk = (np.asarray(x) for x in out[1:5])
-                bk = bk.astype(np.int64)
-                nb += len(bk)
-                self.drop_arrays.append((dropped, np.asarray(out[6], dtype=np.int8)))
-                cols = log.stage_cols[name]
-                cols["start_s"][members] = np.repeat(bs, bk)
-                cols["finish_s"][members] = np.repeat(bf, bk)
-                cols["replica"][members] = np.repeat(br.astype(np.int32), bk)
-                cols["batch"][members] = np.repeat(bk.astype(np.int16), bk)
-                log.accuracy[members] *= reps[0].acc
-                if out[7]:
-                    interrupted, t_stop = True, out[8]
+                    served, n_b, intr, t_now = self._pass_edf(st, A, G, ids, reps, prog, t_off)
+                nb += n_b
+                log.accuracy[slice(None) if served is None else served] *= reps[0].acc
+                if intr:
+                    interrupted, t_stop = True, t_now
                     break
-                order = np.argsort(bf, kind="stable")
-                bko = bk[order]
-                ends = np.cumsum(bko)
-                starts = (np.cumsum(bk) - bk)[order]
-                pos = np.repeat(starts - (ends - bko), bko) + np.arange(
-                    int(ends[-1]) if len(ends) else 0
-                )
-                ids = members[pos]
-                A = np.repeat(bf[order], bko)
-                G = np.repeat(ends, bko)
+                del A, G, ids
+                if k + 1 < len(self.st):
+                    A, G, ids = self._next_input(st, served)
+                del served
         except KeyboardInterrupt:
             interrupted = True
             t_stop = prog.t
@@ -554,79 +530,132 @@ class _Sim:
         self.path = "fast"
         return self.finish(n_arr, interrupted, end_s, wall0, nb)
 
-    def _pass_lindley(self, st, A, rep):
+    def _next_input(self, st, served):
+        """The next stage's arrivals: times, batch-group ends and request indices."""
+        cols = self.log.stage_cols[st.name]
+        if served is None:  # everyone, in index order
+            order = np.argsort(cols["finish_s"], kind="stable")
+            fin = cols["finish_s"][order]
+            ids = order
+        else:
+            fin = cols["finish_s"][served]
+            order = np.argsort(fin, kind="stable")
+            fin = fin[order]
+            ids = served[order]
+        del order
+        if len(ids) < 2**31:
+            ids = ids.astype(np.int32)
+        rep = cols["replica"][ids]
+        new = np.empty(len(ids), dtype=bool)
+        new[:1] = True
+        np.not_equal(fin[1:], fin[:-1], out=new[1:])
+        new[1:] |= rep[1:] != rep[:-1]
+        del rep
+        starts = np.flatnonzero(new)
+        del new
+        ends = np.append(starts[1:], len(ids)).astype(ids.dtype)
+        G = np.repeat(ends, ends - starts)
+        return fin, G, ids
+
+    def _write(self, st, req, bs, bf, br, bk):
+        """Batch records (start, finish, replica, size per batch) for requests ``req``."""
+        cols = self.log.stage_cols[st.name]
+        k = np.frombuffer(bk, dtype=np.int32) if isinstance(bk, array) else np.asarray(bk)
+        f64 = np.float64
+        cols["start_s"][req] = np.repeat(np.frombuffer(bs, dtype=f64), k)
+        cols["finish_s"][req] = np.repeat(np.frombuffer(bf, dtype=f64), k)
+        cols["replica"][req] = np.repeat(np.frombuffer(br, dtype=np.int32), k)
+        cols["batch"][req] = np.repeat(k.astype(np.int16), k)
+
+    def _service_array(self, st, n, base_s):
+        """Service times of ``n`` single requests in dispatch order (the stage's noise stream)."""
+        svc = np.full(n, base_s)
+        if st.draw is not None:
+            for c0 in range(0, n, _CHUNK):
+                svc[c0 : c0 + _CHUNK] *= np.asarray(st.draw())[: n - c0]
+        return svc
+
+    def _pass_lindley(self, st, A, ids, rep):
         """One server, batch 1, FIFO, no drops: the Lindley recursion
         ``D_n = max(A_n, D_{n-1}) + S_n`` in closed form,
         ``D_n = C_n + max_{k<=n}(A_k - C_{k-1})`` with ``C`` the cumulative service."""
         n = len(A)
         svc = self._service_array(st, n, rep.tbl[1])
         c = np.cumsum(svc)
-        fin = c + np.maximum.accumulate(A - (c - svc))
-        start = fin - svc
-        return None, start, fin, np.full(n, rep.rid), np.ones(n, np.int64), [], [], False, 0.0
+        c -= svc
+        np.subtract(A, c, out=c)
+        np.maximum.accumulate(c, out=c)  # max_k (A_k - C_{k-1})
+        c += np.cumsum(svc)  # D_n
+        cols = self.log.stage_cols[st.name]
+        req = slice(0, n) if ids is None else ids
+        cols["finish_s"][req] = c
+        c -= svc
+        cols["start_s"][req] = c
+        cols["replica"][req] = rep.rid
+        cols["batch"][req] = 1
+        return ids, n, False, 0.0
 
-    def _service_array(self, st, n, base_s):
-        """Service times of ``n`` single requests in dispatch order (the stage's noise stream)."""
-        svc = np.full(n, base_s)
-        if st.draw is not None:
-            m = -(-n // _CHUNK)
-            svc *= np.concatenate([np.asarray(st.draw()) for _ in range(m)])[:n]
-        return svc
-
-    def _pass_kw(self, st, A, reps, prog, t_off):
+    def _pass_kw(self, st, A, ids, reps, prog, t_off):
         """Several servers, batch 1, FIFO, no drops (the Kiefer-Wolfowitz recursion): request
         n starts at max(A_n, earliest free time) on the replica free earliest."""
         n = len(A)
-        svc = self._service_array(st, n, reps[0].tbl[1])
+        base = reps[0].tbl[1]
         free = [(0.0, r.rid) for r in reps]
         heapreplace = heapq.heapreplace
-        start = np.empty(n)
-        rep = np.empty(n, dtype=np.int32)
+        cols = self.log.stage_cols[st.name]
         done = 0
+        s = 0.0
+        intr = False
         try:
             for c0 in range(0, n, _CHUNK):
-                s_out: list = []
-                r_out: list = []
+                svc = self._service_array(st, min(_CHUNK, n - c0), base)
+                s_out = array("d")
+                r_out = array("i")
                 sa, ra = s_out.append, r_out.append
-                for a, x in zip(
-                    A[c0 : c0 + _CHUNK].tolist(), svc[c0 : c0 + _CHUNK].tolist(), strict=True
-                ):
+                for a, x in zip(A[c0 : c0 + _CHUNK].tolist(), svc.tolist(), strict=True):
                     f, rid = free[0]
                     s = f if f > a else a
                     heapreplace(free, (s + x, rid))
                     sa(s)
                     ra(rid)
-                start[c0 : c0 + len(s_out)] = s_out
-                rep[c0 : c0 + len(r_out)] = r_out
-                done = c0 + len(s_out)
-                prog.update(t_off + s_out[-1] if s_out else t_off)
+                m = len(s_out)
+                req = slice(c0, c0 + m) if ids is None else ids[c0 : c0 + m]
+                start = np.frombuffer(s_out, dtype=np.float64)
+                cols["start_s"][req] = start
+                cols["finish_s"][req] = start + svc[:m]
+                cols["replica"][req] = np.frombuffer(r_out, dtype=np.int32)
+                cols["batch"][req] = 1
+                done = c0 + m
+                prog.update(t_off + s)
         except KeyboardInterrupt:
-            st_ = start[:done]
-            return (
-                None,
-                st_,
-                st_ + svc[:done],
-                rep[:done],
-                np.ones(done, np.int64),
-                [],
-                [],
-                True,
-                float(st_[-1]) if done else 0.0,
-            )
-        return None, start, start + svc, rep, np.ones(n, np.int64), [], [], False, 0.0
+            intr = True
+        if ids is None:
+            served = None if done == n else np.arange(done)
+        else:
+            served = ids[:done]
+        return served, done, intr, s
 
-    def _pass_fifo(self, st, A, G, reps, prog, t_off, thrp, dlp):
-        """One FIFO stage, batch by batch. Returns (positions taken, batch start, finish,
-        replica, size lists, dropped positions, reasons, interrupted, time reached)."""
+    def _pass_fifo(self, st, A, G, ids, reps, prog, t_off):
+        """One FIFO stage, batch by batch (any b, replicas and drop rule)."""
         b, n = st.b, len(A)
         tbl, exp = reps[0].tbl, reps[0].exp
         free = [(0.0, r.rid) for r in reps]
         heapreplace = heapq.heapreplace
         draw = st.draw
         noise, ni = ([], _CHUNK) if draw is None else (st.noise, st.ni)
-        cf = self.opts.drop == "cannot_finish"
-        rcode = _R_KSLO if self.opts.drop == "k_slo" else _R_DEADLINE
-        bs, bf, br, bk, dpos, dre = [], [], [], [], [], []
+        drop = self.opts.drop
+        cf = drop == "cannot_finish"
+        rcode = _R_KSLO if drop == "k_slo" else _R_DEADLINE
+        if self.thr is None:
+            thrp = dlp = None
+        else:
+            thrp = self.thr if ids is None else self.thr[ids]
+            dlp = self.d if ids is None else self.d[ids]
+        keep = np.ones(n, dtype=bool)
+        dpos: list = []
+        dre: list = []
+        bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
+        seg = 0  # first position not yet written
         head = arr = 0
         t_last = -INF
         c0 = cl = 0
@@ -634,6 +663,23 @@ class _Sim:
         Gc: list = []
         s = 0.0
         it = 0
+        intr = False
+
+        def flush(upto):
+            lo = seg
+            if dpos:
+                keep[np.asarray(dpos, dtype=np.int64)] = False
+                self.drop_arrays.append(
+                    (
+                        np.asarray(dpos, dtype=np.int64) if ids is None else ids[dpos],
+                        np.asarray(dre, dtype=np.int8),
+                    )
+                )
+                dpos.clear()
+                dre.clear()
+            pos = np.flatnonzero(keep[lo:upto]) + lo
+            self._write(st, pos if ids is None else ids[pos], bs, bf, br, bk)
+
         try:
             while True:
                 f, rid = free[0]
@@ -693,14 +739,23 @@ class _Sim:
                 bk.append(k)
                 it += 1
                 if not it & 0xFFFF:
+                    flush(head)
+                    seg = head
+                    bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
                     prog.update(t_off + s)
         except KeyboardInterrupt:
-            return head, bs, bf, br, bk, dpos, dre, True, s
-        return head, bs, bf, br, bk, dpos, dre, False, s
+            intr = True
+        flush(head)
+        if ids is None and head == n and keep.all():
+            return None, it, intr, s
+        keep[head:] = False
+        served = np.flatnonzero(keep)
+        if ids is not None:
+            served = ids[served]
+        return served, it, intr, s
 
-    def _pass_edf(self, st, A, G, reps, prog, t_off, idv, dlp):
-        """One EDF stage, batch by batch; same returns as :meth:`_pass_fifo` but the first is
-        the served request indices in dispatch order and the dropped ones are indices."""
+    def _pass_edf(self, st, A, G, ids, reps, prog, t_off):
+        """One EDF stage, batch by batch (any b, replicas and drop rule)."""
         b, n = st.b, len(A)
         tbl, exp = reps[0].tbl, reps[0].exp
         free = [(0.0, r.rid) for r in reps]
@@ -712,9 +767,13 @@ class _Sim:
         thr = None if drop == "never" else self.thr
         by_deadline = drop in ("deadline", "cannot_finish")
         rcode = _R_KSLO if drop == "k_slo" else _R_DEADLINE
+        d = self.d
         qh: list = []
-        members: list = []
-        bs, bf, br, bk, dids, dre = [], [], [], [], [], []
+        members = array("q")
+        seg_members = array("q")
+        bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
+        dids: list = []
+        dre: list = []
         arr = 0
         t_last = -INF
         c0 = cl = 0
@@ -724,12 +783,14 @@ class _Sim:
         Gc: list = []
         s = 0.0
         it = 0
+        intr = False
 
         def load(at):
+            ii = np.arange(at, min(at + _CHUNK, n)) if ids is None else ids[at : at + _CHUNK]
             return (
                 A[at : at + _CHUNK].tolist(),
-                idv[at : at + _CHUNK].tolist(),
-                dlp[at : at + _CHUNK].tolist(),
+                ii.tolist(),
+                d[ii].tolist(),
                 None if G is None else G[at : at + _CHUNK].tolist(),
             )
 
@@ -764,24 +825,24 @@ class _Sim:
                         heappush(qh, (Dc[j], Ic[j]))
                         arr += 1
                 s = f if f > t_last else t_last
-                batch = []
                 if thr is None:
                     k = len(qh)
                     if k > b:
                         k = b
                     for _ in range(k):
-                        batch.append(heappop(qh)[1])
+                        seg_members.append(heappop(qh)[1])
                 else:
                     k0 = len(qh)
                     limit = s + exp[k0 if k0 < b else b] if cf else s
-                    while qh and len(batch) < b:
+                    k = 0
+                    while qh and k < b:
                         dl, i = heappop(qh)
                         if (dl if by_deadline else thr[i]) < limit:
                             dids.append(i)
                             dre.append((_R_DEADLINE if dl < s else _R_CANNOT) if cf else rcode)
                         else:
-                            batch.append(i)
-                    k = len(batch)
+                            seg_members.append(i)
+                            k += 1
                     if k == 0:
                         continue
                 if draw is None:
@@ -792,17 +853,27 @@ class _Sim:
                     svc = tbl[k] * noise[ni]
                     ni += 1
                 heapreplace(free, (s + svc, rid))
-                members.extend(batch)
                 bs.append(s)
                 bf.append(s + svc)
                 br.append(rid)
                 bk.append(k)
                 it += 1
                 if not it & 0xFFFF:
+                    self._write(st, np.frombuffer(seg_members, dtype=np.int64), bs, bf, br, bk)
+                    members.extend(seg_members)
+                    seg_members = array("q")
+                    bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
                     prog.update(t_off + s)
         except KeyboardInterrupt:
-            return members, bs, bf, br, bk, dids, dre, True, s
-        return members, bs, bf, br, bk, dids, dre, False, s
+            intr = True
+        if len(bk):
+            self._write(st, np.frombuffer(seg_members, dtype=np.int64), bs, bf, br, bk)
+            members.extend(seg_members)
+        if dids:
+            self.drop_arrays.append(
+                (np.asarray(dids, dtype=np.int64), np.asarray(dre, dtype=np.int8))
+            )
+        return np.frombuffer(members, dtype=np.int64).copy(), it, intr, s
 
     # ---------------------------------------------------------------- the loop
     def run(self) -> Result:
@@ -990,14 +1061,22 @@ class _Sim:
             cols = log.stage_cols[st.name]
             if not st.preds:
                 cols["queue_s"][:] = log.arrival_s
+            elif len(st.preds) == 1:
+                cols["queue_s"][:] = log.stage_cols[st.preds[0]]["finish_s"]
             else:
                 cols["queue_s"][:] = np.maximum.reduce(
                     [log.stage_cols[p]["finish_s"] for p in st.preds]
                 )
-        fin = log.stage_cols[self.pipeline.sink]["finish_s"]
-        log.finish_s[:] = fin
-        done = np.isfinite(fin)
-        log.status[done] = np.where(fin[done] <= log.deadline_s[done] + 1e-12, SERVED, LATE)
+        # log.finish_s is the sink's finish column (one array); statuses in chunks
+        fin, dl, status = log.finish_s, log.deadline_s, log.status
+        for lo in range(0, len(fin), 1 << 20):
+            f, d_, s_ = (
+                fin[lo : lo + (1 << 20)],
+                dl[lo : lo + (1 << 20)],
+                status[lo : lo + (1 << 20)],
+            )
+            s_[f <= d_ + 1e-12] = SERVED
+            s_[f > d_ + 1e-12] = LATE
         if self.drop_idx:
             self.drop_arrays.append((self.drop_idx, self.drop_reason))
         for di, dr in self.drop_arrays:

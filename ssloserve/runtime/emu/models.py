@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
@@ -366,7 +365,3 @@ def load_model(spec: ModelSpec):
     if spec.kind == "torch":
         return TorchModel(spec.name, spec.image)
     raise ValueError(f"unknown model kind {spec.kind!r}")
-
-
-def _expected_threads(cores: float) -> int:  # pragma: no cover - documentation helper
-    return max(1, math.ceil(cores))

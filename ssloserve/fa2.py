@@ -1231,10 +1231,13 @@ def systems(
 def cores_per_second(result, duration_s: int | None = None) -> np.ndarray:
     """Cores in use during each second of a run, from its timeline (a step function).
 
+    Seconds before the first timeline row take its value (the initial config, in force
+    from the start).
+
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> r = SimpleNamespace(timeline=pd.DataFrame({"t_s": [0.0, 2.0], "cores": [3.0, 5.0]}))
+    >>> r = SimpleNamespace(timeline=pd.DataFrame({"t_s": [0.5, 2.0], "cores": [3.0, 5.0]}))
     >>> cores_per_second(r, 4).tolist()
     [3.0, 3.0, 5.0, 5.0]
     """
@@ -1243,7 +1246,7 @@ def cores_per_second(result, duration_s: int | None = None) -> np.ndarray:
     c = tl["cores"].to_numpy(dtype=float)
     n = int(math.ceil(t[-1])) + 1 if duration_s is None else int(duration_s)
     idx = np.searchsorted(t, np.arange(n, dtype=float), side="right") - 1
-    return np.where(idx >= 0, c[np.clip(idx, 0, None)], 0.0)
+    return c[np.clip(idx, 0, None)]
 
 
 def compare(pipeline: Pipeline, workload, policies: Mapping, runtime: str = "sim", **run_kw):

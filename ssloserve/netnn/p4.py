@@ -148,10 +148,10 @@ def emit_switch(cfg: SwitchConfig) -> str:
     for q, _, n in slices:
         out.append(_header_type(f"in{q}_t", n))
     n_out = ch if final else ch * s.out_length
-    out.append(_header_type("out_t", n_out, 32 if final else 8))
+    out.append(_header_type("res_t", n_out, 32 if final else 8))
     ins = "".join(f"    in{q}_t in{q};\n" for q, _, _ in slices)
     out.append(
-        f"\nstruct headers_t {{\n    ethernet_t ethernet;\n    nn_t nn;\n{ins}    out_t out;\n}}\n\n"
+        f"\nstruct headers_t {{\n    ethernet_t ethernet;\n    nn_t nn;\n{ins}    res_t res;\n}}\n\n"
     )
     accs = "" if n_up > 1 else "".join(f"    int<32> a{i};\n" for i in range(n_acc))
     out.append(f"struct metadata_t {{\n    bit<32> slot;\n    bit<32> part_bit;\n{accs}}}\n\n")
@@ -260,22 +260,22 @@ def emit_switch(cfg: SwitchConfig) -> str:
             else:
                 out.append(f"            v = meta.a{i} + ({int(bias[u])});\n")
             if final:
-                out.append(f"            hdr.out.v{u} = (bit<32>)v;\n")
+                out.append(f"            hdr.res.v{u} = (bit<32>)v;\n")
                 continue
             if cfg.shift:
                 out.append(f"            v = v >> {cfg.shift};\n")
             out.append("            if (v < 0) { v = 0; }\n            if (v > 127) { v = 127; }\n")
             if s.pool == 1:
-                out.append(f"            hdr.out.v{i} = (bit<8>)(bit<32>)v;\n")
+                out.append(f"            hdr.res.v{i} = (bit<8>)(bit<32>)v;\n")
             elif p < s.out_length * s.pool:
                 o = u * s.out_length + p // s.pool
                 if p % s.pool == 0:
                     out.append(
-                        f"            hdr.out.v{o} = (bit<8>)(bit<32>)v;   // max-pool window {p // s.pool}\n"
+                        f"            hdr.res.v{o} = (bit<8>)(bit<32>)v;   // max-pool window {p // s.pool}\n"
                     )
                 else:
                     out.append(
-                        f"            if ((bit<8>)(bit<32>)v > hdr.out.v{o}) {{ hdr.out.v{o} = (bit<8>)(bit<32>)v; }}\n"
+                        f"            if ((bit<8>)(bit<32>)v > hdr.res.v{o}) {{ hdr.res.v{o} = (bit<8>)(bit<32>)v; }}\n"
                     )
     if n_up > 1:
         out.append(
@@ -284,7 +284,7 @@ def emit_switch(cfg: SwitchConfig) -> str:
     for q, _, _ in slices:
         out.append(f"            hdr.in{q}.setInvalid();\n")
     out.append(
-        "            hdr.out.setValid();\n            hdr.nn.layer = MY_LAYER;\n"
+        "            hdr.res.setValid();\n            hdr.nn.layer = MY_LAYER;\n"
         f"            hdr.nn.part = MY_PART;\n            hdr.nn.count = {n_out * (4 if final else 1)};\n"
     )
     if final:
@@ -300,7 +300,7 @@ def emit_switch(cfg: SwitchConfig) -> str:
         "            mark_to_drop(standard_metadata);   // consumed; nothing to forward yet\n"
     )
     out.append("        }\n    }\n}\n")
-    out.append(_TAIL % "        packet.emit(hdr.out);\n")
+    out.append(_TAIL % "        packet.emit(hdr.res);\n")
     return "".join(out)
 
 

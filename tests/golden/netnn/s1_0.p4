@@ -35,7 +35,7 @@ header in0_t {
     bit<8> v6;
     bit<8> v7;
 }
-header out_t {
+header res_t {
     bit<8> v0;
     bit<8> v1;
     bit<8> v2;
@@ -45,7 +45,7 @@ struct headers_t {
     ethernet_t ethernet;
     nn_t nn;
     in0_t in0;
-    out_t out;
+    res_t res;
 }
 
 struct metadata_t {
@@ -183,34 +183,34 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             v = v >> 8;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            hdr.out.v0 = (bit<8>)(bit<32>)v;   // max-pool window 0
+            hdr.res.v0 = (bit<8>)(bit<32>)v;   // max-pool window 0
             v = meta.a1 + (-3352);
             v = v >> 8;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            if ((bit<8>)(bit<32>)v > hdr.out.v0) { hdr.out.v0 = (bit<8>)(bit<32>)v; }
+            if ((bit<8>)(bit<32>)v > hdr.res.v0) { hdr.res.v0 = (bit<8>)(bit<32>)v; }
             v = meta.a2 + (-3352);
             v = v >> 8;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            hdr.out.v1 = (bit<8>)(bit<32>)v;   // max-pool window 1
+            hdr.res.v1 = (bit<8>)(bit<32>)v;   // max-pool window 1
             v = meta.a3 + (-3352);
             v = v >> 8;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            if ((bit<8>)(bit<32>)v > hdr.out.v1) { hdr.out.v1 = (bit<8>)(bit<32>)v; }
+            if ((bit<8>)(bit<32>)v > hdr.res.v1) { hdr.res.v1 = (bit<8>)(bit<32>)v; }
             v = meta.a4 + (-3352);
             v = v >> 8;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            hdr.out.v2 = (bit<8>)(bit<32>)v;   // max-pool window 2
+            hdr.res.v2 = (bit<8>)(bit<32>)v;   // max-pool window 2
             v = meta.a5 + (-3352);
             v = v >> 8;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            if ((bit<8>)(bit<32>)v > hdr.out.v2) { hdr.out.v2 = (bit<8>)(bit<32>)v; }
+            if ((bit<8>)(bit<32>)v > hdr.res.v2) { hdr.res.v2 = (bit<8>)(bit<32>)v; }
             hdr.in0.setInvalid();
-            hdr.out.setValid();
+            hdr.res.setValid();
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 3;
@@ -238,7 +238,7 @@ control MyDeparser(packet_out packet, in headers_t hdr) {
     apply {
         packet.emit(hdr.ethernet);
         packet.emit(hdr.nn);
-        packet.emit(hdr.out);
+        packet.emit(hdr.res);
     }
 }
 

@@ -35,7 +35,7 @@ header in1_t {
     bit<8> v1;
     bit<8> v2;
 }
-header out_t {
+header res_t {
     bit<8> v0;
 }
 
@@ -44,7 +44,7 @@ struct headers_t {
     nn_t nn;
     in0_t in0;
     in1_t in1;
-    out_t out;
+    res_t res;
 }
 
 struct metadata_t {
@@ -150,11 +150,11 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             v = v >> 7;
             if (v < 0) { v = 0; }
             if (v > 127) { v = 127; }
-            hdr.out.v0 = (bit<8>)(bit<32>)v;
+            hdr.res.v0 = (bit<8>)(bit<32>)v;
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();
             hdr.in1.setInvalid();
-            hdr.out.setValid();
+            hdr.res.setValid();
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 1;
@@ -183,7 +183,7 @@ control MyDeparser(packet_out packet, in headers_t hdr) {
     apply {
         packet.emit(hdr.ethernet);
         packet.emit(hdr.nn);
-        packet.emit(hdr.out);
+        packet.emit(hdr.res);
     }
 }
 

@@ -32,7 +32,7 @@ header in0_t {
 header in1_t {
     bit<8> v0;
 }
-header out_t {
+header res_t {
     bit<32> v0;
 }
 
@@ -41,7 +41,7 @@ struct headers_t {
     nn_t nn;
     in0_t in0;
     in1_t in1;
-    out_t out;
+    res_t res;
 }
 
 struct metadata_t {
@@ -138,11 +138,11 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             acc.read(t, meta.slot * N_ACC + 0);
             v = (int<32>)t + (-14);
             acc.write(meta.slot * N_ACC + 0, 0);
-            hdr.out.v0 = (bit<32>)v;
+            hdr.res.v0 = (bit<32>)v;
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();
             hdr.in1.setInvalid();
-            hdr.out.setValid();
+            hdr.res.setValid();
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 4;
@@ -171,7 +171,7 @@ control MyDeparser(packet_out packet, in headers_t hdr) {
     apply {
         packet.emit(hdr.ethernet);
         packet.emit(hdr.nn);
-        packet.emit(hdr.out);
+        packet.emit(hdr.res);
     }
 }
 

@@ -80,3 +80,17 @@ def test_attacks_look_like_themselves():
     assert iat_code([0.25])[0] > np.median(iat_code(p.iat_s[p.kind == "benign web"]))
     tr, te = split_flows(p, 0.3, seed=0)
     assert not set(tr.flow) & set(te.flow) and len(tr) + len(te) == len(p)
+
+
+def test_without_data_the_chapter_uses_synthetic_flows(monkeypatch, tmp_path):
+    from ssloserve.netnn.experiment import flow_datasets, flow_detector
+
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("SSLOSERVE_QUICK", "1")
+    sets = flow_datasets()
+    assert list(sets) == ["synthetic flows"] and "synthetic" in sets["synthetic flows"].source
+    d = sets["synthetic flows"]
+    assert len(d.features) == 16 and d.x.dtype == np.uint8
+    det = flow_detector(d, epochs=20)
+    assert det.float_acc > 0.7

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import FlowData, load_dataset, train_test_split
+from ..data import has_data
+from .data import DATASETS, FlowData, load_dataset, train_test_split
 from .executor import execute
 from .mapper import partition
 from .models import FlowMLP, RawByteCNN, accuracy, predict_logits, train_model
-from .packets import PacketData, flow_accuracy, generate_packets, split_flows
+from .packets import PacketData, flow_accuracy, flow_table, generate_packets, split_flows
 from .quantize import IntegerModel, quantize
 from .switch import BMV2, SwitchSpec
 
@@ -30,6 +31,7 @@ __all__ = [
     "accuracy_table",
     "dataplane_run",
     "header_sweep",
+    "flow_datasets",
 ]
 
 
@@ -55,6 +57,31 @@ def settings() -> dict:
     if quick():
         return {"max_rows": 4000, "flow_epochs": 6, "n_flows": 240, "packet_epochs": 8}
     return {"max_rows": None, "flow_epochs": 10, "n_flows": 400, "packet_epochs": 12}
+
+
+_FILES = {
+    "CIC-IDS2017": "nids/cicids2017_improved_sample/BENIGN_2500.csv",
+    "NSL-KDD": "nids/nsl_kdd/KDDTrain+_20Percent.txt",
+    "UNSW-NB15": "nids/unsw_nb15/UNSW_NB15_training-set.csv.zip",
+}
+
+
+def flow_datasets(max_rows: int | None = None, seed: int = 0) -> dict[str, FlowData]:
+    """The real flow data sets found under ``$SSLOSERVE_DATA``; when none is there, synthetic
+    flows (:func:`~ssloserve.netnn.packets.flow_table`) instead, named so on screen.
+
+    Examples
+    --------
+    >>> sets = flow_datasets(max_rows=500)
+    >>> all(len(d) > 0 for d in sets.values())
+    True
+    """
+    out = {
+        n: load_dataset(n, max_rows=max_rows, seed=seed) for n in DATASETS if has_data(_FILES[n])
+    }
+    if not out:
+        out["synthetic flows"] = flow_table(generate_packets(settings()["n_flows"] * 2, seed=seed))
+    return out
 
 
 @dataclass(eq=False)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import log_code
+from .data import FlowData, log_code
 
 __all__ = [
     "KINDS",
@@ -38,6 +38,7 @@ __all__ = [
     "split_flows",
     "flow_accuracy",
     "ipv4_checksum",
+    "flow_table",
 ]
 
 SNAP_BYTES = 68
@@ -374,3 +375,83 @@ def flow_accuracy(pred: np.ndarray, y: np.ndarray, flow: np.ndarray) -> float:
     df = pd.DataFrame({"p": np.asarray(pred), "y": np.asarray(y), "f": np.asarray(flow)})
     g = df.groupby("f").agg(p=("p", "mean"), y=("y", "max"))
     return float(((g["p"] > 0.5).astype(int) == g["y"]).mean())
+
+
+def flow_table(data: PacketData) -> FlowData:
+    """Per-flow features of synthetic packets, the same 16 as :func:`~ssloserve.netnn.data.load_cicids2017`.
+
+    What a switch keeps per flow in registers: the first packet's destination port and protocol
+    and TCP window, packet and byte counts and maximum lengths per direction (forward = from the
+    flow's first sender), minimum and maximum gaps, and SYN/FIN/RST counts. Used when the real
+    data sets are not available.
+
+    Examples
+    --------
+    >>> f = flow_table(generate_packets(30, seed=0))
+    >>> len(f), f.x.shape[1], f.name
+    (30, 16, 'synthetic flows')
+    """
+    from .data import _clip
+
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "dst port (high byte)",
+            "dst port (low byte)",
+            "protocol",
+            "duration",
+            "fwd packets",
+            "bwd packets",
+            "fwd bytes",
+            "bwd bytes",
+            "fwd length max",
+            "bwd length max",
+            "IAT max",
+            "IAT min",
+            "SYN count",
+            "FIN count",
+            "RST count",
+            "fwd init window",
+        )
+    }
+    ys, kinds = [], []
+    us = 1.2e8
+    for f in np.unique(data.flow):
+        idx = np.flatnonzero(data.flow == f)
+        frames = [data.frames[i] for i in idx]
+        first = frames[0]
+        src0 = first[26:30]
+        proto = first[23]
+        fwd = np.array([fr[26:30] == src0 for fr in frames])
+        lens = np.array([len(fr) for fr in frames], dtype=np.float64)
+        flags = np.array([fr[47] if fr[23] == 6 else 0 for fr in frames])
+        dport = int.from_bytes(first[36:38], "big")
+        gaps = data.iat_s[idx][1:] * 1e6 if len(idx) > 1 else np.zeros(1)
+        cols["dst port (high byte)"].append(dport >> 8)
+        cols["dst port (low byte)"].append(dport & 0xFF)
+        cols["protocol"].append(proto)
+        cols["duration"].append(log_code(data.iat_s[idx].sum() * 1e6, us))
+        cols["fwd packets"].append(log_code(fwd.sum(), 1e6))
+        cols["bwd packets"].append(log_code((~fwd).sum(), 1e6))
+        cols["fwd bytes"].append(log_code(lens[fwd].sum(), 1e9))
+        cols["bwd bytes"].append(log_code(lens[~fwd].sum(), 1e9))
+        cols["fwd length max"].append(log_code(lens[fwd].max(initial=0), 65535))
+        cols["bwd length max"].append(log_code(lens[~fwd].max(initial=0), 65535))
+        cols["IAT max"].append(log_code(gaps.max(), us))
+        cols["IAT min"].append(log_code(gaps.min(), us))
+        cols["SYN count"].append(int((flags & 0x02).astype(bool).sum()))
+        cols["FIN count"].append(int((flags & 0x01).astype(bool).sum()))
+        cols["RST count"].append(int((flags & 0x04).astype(bool).sum()))
+        win = int.from_bytes(first[48:50], "big") if proto == 6 else 0
+        cols["fwd init window"].append(log_code(win, 65535))
+        ys.append(int(data.y[idx[0]]))
+        kinds.append(str(data.kind[idx[0]]))
+    x = np.stack([_clip(np.asarray(v, dtype=np.float64)) for v in cols.values()], axis=1)
+    return FlowData(
+        "synthetic flows",
+        x,
+        np.array(ys),
+        np.array(kinds),
+        tuple(cols),
+        "synthetic (ssloserve.netnn.packets), not a public data set",
+    )

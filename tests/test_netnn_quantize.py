@@ -63,3 +63,12 @@ def test_paper_architecture_shapes():
     shapes = architecture(paper_architecture())
     assert [s.out_values for s in shapes] == [816, 5184, 1984, 52, 100, 1]
     assert shapes[3].fan_in == 1984
+
+
+def test_eight_bit_wraparound_differs_from_32_bit_sums():
+    m = random_integer_model([8, 16, 1], seed=5)
+    x = np.random.default_rng(5).integers(0, 256, (200, 8)).astype(np.uint8)
+    a32, a8 = m.forward(x), m.forward(x, accumulator_bits=8)
+    assert (a8 >= -128).all() and (a8 <= 127).all()
+    assert (a32 != a8).mean() > 0.5
+    assert np.array_equal(m.forward(x, accumulator_bits=32), a32)

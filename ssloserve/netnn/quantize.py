@@ -52,8 +52,11 @@ class QLayer:
         return self.shape.relu
 
 
-def _wrap32(a: torch.Tensor) -> torch.Tensor:
-    return a.to(torch.int32).to(torch.int64)
+def _wrap(a: torch.Tensor, bits: int = 32) -> torch.Tensor:
+    if bits == 32:
+        return a.to(torch.int32).to(torch.int64)
+    half = 1 << (bits - 1)
+    return torch.remainder(a + half, 2 * half) - half
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,10 +88,12 @@ class IntegerModel:
         return [self.input_shape] + [q.shape for q in self.layers]
 
     @torch.no_grad()
-    def forward(self, x_u8: np.ndarray, return_all: bool = False):
+    def forward(self, x_u8: np.ndarray, return_all: bool = False, accumulator_bits: int = 32):
         """Integer logits (int64 holding int32 values) for 8-bit inputs ``(n, length)``.
 
         With ``return_all`` also the list of every layer's integer output ``(n, ch, len)``.
+        ``accumulator_bits=8`` wraps every sum to 8 bits, as NetNN's prototype did (to show
+        what that costs; switches here always use 32).
         """
         x = torch.as_tensor(np.asarray(x_u8, dtype=np.int64)).reshape(
             len(x_u8), self.input_shape.out_channels, self.input_shape.out_length
@@ -104,7 +109,9 @@ class IntegerModel:
                     acc = acc + torch.einsum("fc,ncp->nfp", w[:, :, t], x[:, :, t : t + p])
             else:
                 acc = (x.reshape(x.shape[0], -1) @ w.T).unsqueeze(-1)
-            acc = _wrap32(acc + torch.as_tensor(q.bias.astype(np.int64))[None, :, None])
+            acc = _wrap(
+                acc + torch.as_tensor(q.bias.astype(np.int64))[None, :, None], accumulator_bits
+            )
             if s.relu:
                 y = torch.clamp(acc >> q.shift, 0, ACT_MAX)
                 if s.pool > 1:
@@ -118,9 +125,9 @@ class IntegerModel:
         logits = x.reshape(x.shape[0], -1)[:, 0].numpy()
         return (logits, outs) if return_all else logits
 
-    def predict(self, x_u8: np.ndarray) -> np.ndarray:
+    def predict(self, x_u8: np.ndarray, accumulator_bits: int = 32) -> np.ndarray:
         """0/1 decisions (logit > 0)."""
-        return (self.forward(x_u8) > 0).astype(np.int64)
+        return (self.forward(x_u8, accumulator_bits=accumulator_bits) > 0).astype(np.int64)
 
     def n_weights(self) -> int:
         """Number of int8 weights."""

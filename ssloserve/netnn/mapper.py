@@ -282,36 +282,21 @@ def _error(shapes, widths, spec, li, r, how) -> MappingError:
 
 def _uniform(shapes, spec) -> PartitionPlan:
     kmax = min(max(s.out_channels for s in shapes[1:]), _MAX_WIDTH)
-    fails: dict[tuple[int, str], int] = {}
     for k in range(1, kmax + 1):
         widths = [1] + [min(k, s.out_channels) for s in shapes[1:]]
-        bad = _check(shapes, widths, spec)
-        if bad is None:
+        if _check(shapes, widths, spec) is None:
             return _build(shapes, widths, spec)
-        fails[bad] = k
+    # report a layer that fails at every width (no split helps it), else the first failure
     widths = [1] + [min(kmax, s.out_channels) for s in shapes[1:]]
-    li, r = _check(shapes, widths, spec)
-    always = [
-        key
-        for key in fails
-        if all(_layer_fails(shapes, key[0], k, spec) for k in range(1, kmax + 1))
+    stuck = [
+        li
+        for li in range(len(shapes))
+        if all(_layer_fails(shapes, li, k, spec) for k in range(1, kmax + 1))
     ]
-    if always:
-        li = always[0][0]
-        r = (
-            _violation(
-                part_usage(
-                    shapes,
-                    li,
-                    widths[li - 1] if li else 1,
-                    widths[li],
-                    widths[li + 1] if li + 1 < len(widths) else 1,
-                    spec,
-                ),
-                spec,
-            )
-            or r
-        )
+    li = stuck[0] if stuck else _check(shapes, widths, spec)[0]
+    w_prev = widths[li - 1] if li > 0 else 1
+    w_next = widths[li + 1] if li + 1 < len(widths) else 1
+    r = _violation(part_usage(shapes, li, w_prev, widths[li], w_next, spec), spec)
     raise _error(shapes, widths, spec, li, r, f"even split {widths[li]} ways")
 
 

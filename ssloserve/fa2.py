@@ -83,13 +83,16 @@ EPS_MS = 1e-9
 # --------------------------------------------------------------------------------------
 
 
-def batch_delay_ms(b: int, lam: float) -> float:
-    """Batch formation delay: the first of ``b`` requests waits ``(b - 1) / lam`` (PAPERS.md 0.2).
+def batch_delay_ms(b: int, lam: float, kind: str = "mean") -> float:
+    """Batch formation delay: the first of ``b`` requests waits for ``b - 1`` more (PAPERS.md 0.2).
 
     Parameters
     ----------
     b : batch size, at least 1
     lam : arrival rate, requests per second, positive
+    kind : ``"mean"``: ``(b - 1) / lam``, what the planners use by default; ``"p99"``: the
+        99th percentile of the Gamma(b - 1, 1 / lam) time that ``b - 1`` Poisson arrivals
+        take (stricter)
 
     Returns
     -------
@@ -101,10 +104,28 @@ def batch_delay_ms(b: int, lam: float) -> float:
     30.0
     >>> batch_delay_ms(1, 0.5)
     0.0
+    >>> round(batch_delay_ms(2, 100.0, "p99"), 2)   # one exponential gap: ln(100) / lam
+    46.05
     """
     if b <= 1:
         return 0.0
-    return 1000.0 * (b - 1) / lam
+    if kind == "mean":
+        return 1000.0 * (b - 1) / lam
+    if kind == "p99":
+        return _gamma_p99(b - 1) * 1000.0 / lam
+    raise ValueError(f"batch delay kind must be 'mean' or 'p99', got {kind!r}")
+
+
+_P99_CACHE: dict[int, float] = {}
+
+
+def _gamma_p99(k: int) -> float:
+    """99th percentile of Gamma(k, 1) (cached)."""
+    if k not in _P99_CACHE:
+        from scipy.stats import gamma
+
+        _P99_CACHE[k] = float(gamma.ppf(0.99, k))
+    return _P99_CACHE[k]
 
 
 def replicas_needed(lam: float, l_ms: float, b: int) -> int:
@@ -448,6 +469,7 @@ def stage_options(
     variants: Mapping[str, str] | None = None,
     batches: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
     cores_options: Iterable[float] | None = None,
+    batch_delay: str = "mean",
 ) -> list[dict]:
     """Every configuration of one stage at rate ``lam``: the nodes of its layer in the graph.
 
@@ -459,6 +481,7 @@ def stage_options(
     batches : batch sizes to consider, one list for all stages or one per stage name
         (default ``1 .. stage.max_batch``)
     cores_options : cores per instance to consider (default: the variant's own cores)
+    batch_delay : ``"mean"`` or ``"p99"``, see :func:`batch_delay_ms`
 
     Returns
     -------
@@ -494,7 +517,7 @@ def stage_options(
                 raise ProfileError(
                     f"stage {stage!r}, variant {v.name!r}: latency at b={b}, c={c:g} is {l_ms!r} ms"
                 )
-            q = batch_delay_ms(b, rate_rps)
+            q = batch_delay_ms(b, rate_rps, batch_delay)
             n = replicas_needed(rate_rps, l_ms, b)
             out.append(
                 dict(
@@ -521,6 +544,7 @@ def configuration_graph(
     variants: Mapping[str, str] | None = None,
     batches: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
     cores_options: Iterable[float] | None = None,
+    batch_delay: str = "mean",
 ) -> nx.DiGraph:
     """FA2's configuration graph: one layer per stage, one node per configuration (PAPERS.md 1).
 
@@ -558,7 +582,13 @@ def configuration_graph(
     for s in pipeline.order:
         nodes[s] = []
         for o in stage_options(
-            pipeline, s, rate_rps, variants=variants, batches=batches, cores_options=cores_options
+            pipeline,
+            s,
+            rate_rps,
+            variants=variants,
+            batches=batches,
+            cores_options=cores_options,
+            batch_delay=batch_delay,
         ):
             key = (s, o["batch"], o["cores"])
             i = layers.get(depth[s], 0)
@@ -771,6 +801,7 @@ def plan(
     variants: Mapping[str, str] | None = None,
     batches: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
     cores_options: Iterable[float] | None = None,
+    batch_delay: str = "mean",
 ) -> Config:
     """FA2's plan for a series-parallel pipeline: the cheapest config that meets the SLO.
 
@@ -786,6 +817,7 @@ def plan(
     slo_ms : end-to-end latency bound (ms) on every source-to-sink path
     variants, batches, cores_options : the menu, as in :func:`stage_options` (variants are
         fixed; by default each stage's first, at its own cores)
+    batch_delay : ``"mean"`` (default) or ``"p99"`` batch formation delay (:func:`batch_delay_ms`)
 
     Returns
     -------
@@ -814,14 +846,18 @@ def plan(
     """
     if not rate_rps > 0:
         raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
-    kw = dict(variants=variants, batches=batches, cores_options=cores_options)
+    kw = dict(
+        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
+    )
     front = _chain_front(pipeline, to_chain(pipeline), rate_rps, slo_ms, kw)
     if front is None or len(front.lat) == 0:
         raise _infeasible_pipeline(pipeline, rate_rps, slo_ms, kw)
     return _to_config(front.payload[_best(front)], pipeline.order)
 
 
-def path_latency_ms(pipeline: Pipeline, config: Config, rate_rps: float) -> float:
+def path_latency_ms(
+    pipeline: Pipeline, config: Config, rate_rps: float, batch_delay: str = "mean"
+) -> float:
     """End-to-end latency of ``config`` at rate ``lam``: the slowest path's sum of l + batch delay.
 
     Examples
@@ -836,7 +872,8 @@ def path_latency_ms(pipeline: Pipeline, config: Config, rate_rps: float) -> floa
     for s in pipeline.order:
         sc = config[s]
         v = pipeline.stage(s).variant(sc.variant)
-        lat[s] = float(v.latency_ms(sc.batch, sc.cores)) + batch_delay_ms(sc.batch, rate_rps)
+        l_ms = float(v.latency_ms(sc.batch, sc.cores))
+        lat[s] = l_ms + batch_delay_ms(sc.batch, rate_rps, batch_delay)
     return max(_path_sum(lat, p) for p in pipeline.paths())
 
 
@@ -848,6 +885,7 @@ def brute_force(
     variants: Mapping[str, str] | None = None,
     batches: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
     cores_options: Iterable[float] | None = None,
+    batch_delay: str = "mean",
 ) -> Config:
     """The exhaustive oracle for :func:`plan`: every configuration, every path checked.
 
@@ -865,7 +903,9 @@ def brute_force(
     """
     if not rate_rps > 0:
         raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
-    kw = dict(variants=variants, batches=batches, cores_options=cores_options)
+    kw = dict(
+        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
+    )
     order = pipeline.order
     opts = [stage_options(pipeline, s, rate_rps, **kw) for s in order]
     paths = pipeline.paths()
@@ -883,7 +923,9 @@ def brute_force(
     return _to_config({o["stage"]: o for o in best}, order)
 
 
-def plan_table(pipeline: Pipeline, config: Config, rate_rps: float) -> pd.DataFrame:
+def plan_table(
+    pipeline: Pipeline, config: Config, rate_rps: float, batch_delay: str = "mean"
+) -> pd.DataFrame:
     """One row per stage: variant, batch, cores, replicas, cost and the latency parts (ms).
 
     Examples
@@ -901,7 +943,7 @@ def plan_table(pipeline: Pipeline, config: Config, rate_rps: float) -> pd.DataFr
         sc = config[s]
         v = pipeline.stage(s).variant(sc.variant)
         l_ms = float(v.latency_ms(sc.batch, sc.cores))
-        q = batch_delay_ms(sc.batch, rate_rps)
+        q = batch_delay_ms(sc.batch, rate_rps, batch_delay)
         rows.append(
             dict(
                 stage=s,
@@ -931,6 +973,7 @@ def slo_split_plan(
     variants: Mapping[str, str] | None = None,
     batches: Iterable[int] | Mapping[str, Iterable[int]] | None = None,
     cores_options: Iterable[float] | None = None,
+    batch_delay: str = "mean",
 ) -> Config:
     """Per-stage SLO splitting (GrandSLAm style), the baseline FA2 beats.
 
@@ -958,7 +1001,9 @@ def slo_split_plan(
     """
     if not rate_rps > 0:
         raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
-    kw = dict(variants=variants, batches=batches, cores_options=cores_options)
+    kw = dict(
+        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
+    )
     l1 = {}
     for s in pipeline.order:
         v = _variant(pipeline, s, variants)

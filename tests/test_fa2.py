@@ -387,3 +387,23 @@ def test_plan_table_columns():
     assert t["cost"].sum() == cfg.cost
     assert t["latency_ms"].sum() == pytest.approx(fa2.path_latency_ms(p, cfg, 30.0), abs=1e-2)
     assert isinstance(cfg["a"], StageConfig)
+
+
+def test_p99_batch_delay_is_stricter_and_planned_exactly():
+    from scipy.stats import gamma
+
+    for b, lam in [(2, 10.0), (5, 40.0), (16, 3.0)]:
+        p99 = fa2.batch_delay_ms(b, lam, "p99")
+        assert p99 == pytest.approx(1000 * gamma.ppf(0.99, b - 1) / lam)
+        assert p99 > fa2.batch_delay_ms(b, lam)
+    with pytest.raises(ValueError, match="p99"):
+        fa2.batch_delay_ms(2, 1.0, "p50")
+    p = Pipeline.chain(
+        _stage("a", LatencyModel(20, 2, 30, 3), 6), _stage("b", LatencyModel(8, 1, 10, 2), 6)
+    )
+    for slo in (80.0, 200.0, 400.0):
+        kw = dict(batch_delay="p99")
+        got, want = fa2.plan(p, 40.0, slo, **kw), fa2.brute_force(p, 40.0, slo, **kw)
+        assert got.cost == want.cost
+        assert fa2.path_latency_ms(p, got, 40.0, "p99") <= slo + 1e-9
+        assert got.cost >= fa2.plan(p, 40.0, slo).cost  # a stricter delay never makes it cheaper

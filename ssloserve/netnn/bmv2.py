@@ -233,13 +233,15 @@ def run_bmv2(
     x_u8: np.ndarray,
     workdir=None,
     *,
-    wait_s: float = 2.0,
+    wait_s: float | None = None,
     settle_s: float = 2.0,
 ) -> BMv2Result:
     """Compile every switch with p4c, run the plan in BMv2 layer by layer, compare with the executor.
 
     Needs p4c and BMv2 (see the module text); raises :class:`~ssloserve.errors.ToolNotFoundError`
     without them. At most ``spec.sample_slots`` samples are sent (one batch of sample slots).
+    Each switch waits ``wait_s`` seconds (default: 2 s plus 1 s per 500 control-plane commands)
+    for its commands before it reads its input pcaps, then ``settle_s`` for its output.
     """
     tools = require_tools()
     x = np.asarray(x_u8, np.uint8)[: plan.spec.sample_slots]
@@ -261,15 +263,10 @@ def run_bmv2(
             name = part.name
             wd = workdir / "run" / name
             wd.mkdir(parents=True, exist_ok=True)
+            cmds = bundle.commands[name]
+            wait = wait_s if wait_s is not None else 2.0 + cmds.count("\n") / 500
             sent = _run_switch(
-                tools,
-                jsons[name],
-                wd,
-                sorted(ports[name]),
-                inbox[name],
-                bundle.commands[name],
-                wait_s,
-                settle_s,
+                tools, jsons[name], wd, sorted(ports[name]), inbox[name], cmds, wait, settle_s
             )
             for port, frames in sent.items():
                 peer = ports[name][port]

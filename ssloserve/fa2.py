@@ -699,6 +699,12 @@ def to_chain(pipeline: Pipeline) -> tuple:
     PipelineError
         When the DAG is not series-parallel (e.g. the "N" shape a->c, a->d, b->d).
 
+    Notes
+    -----
+    Parallel branches must meet at a stage (the join) before they fork again: two fan-outs
+    in a row with every branch of the first feeding every branch of the second (a complete
+    bipartite block) is refused; insert a zero-latency join stage between them.
+
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant

@@ -407,3 +407,39 @@ def test_p99_batch_delay_is_stricter_and_planned_exactly():
         assert got.cost == want.cost
         assert fa2.path_latency_ms(p, got, 40.0, "p99") <= slo + 1e-9
         assert got.cost >= fa2.plan(p, 40.0, slo).cost  # a stricter delay never makes it cheaper
+
+
+def test_to_chain_refuses_back_to_back_fanouts_without_a_join():
+    p = Pipeline(
+        [_stage(x) for x in "sabcdt"],
+        [
+            ("s", "a"),
+            ("s", "b"),
+            ("a", "c"),
+            ("a", "d"),
+            ("b", "c"),
+            ("b", "d"),
+            ("c", "t"),
+            ("d", "t"),
+        ],
+    )
+    with pytest.raises(PipelineError, match="not series-parallel"):
+        fa2.to_chain(p)
+
+
+def test_systems_builds_the_five_policies_alike():
+    from ssloserve.policies import HPA, InferLine, Static
+
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    rates = [5, 30, 12]
+    sys_ = fa2.systems(p, rates, 300.0, interval_s=2.0)
+    assert list(sys_) == ["FA2", "SLO split", "static peak", "HPA-like", "InferLine-like"]
+    assert isinstance(sys_["FA2"], fa2.FA2Policy) and sys_["FA2"].interval_s == 2.0
+    assert isinstance(sys_["SLO split"], fa2.SLOSplitPolicy) and sys_["SLO split"].interval_s == 2.0
+    assert isinstance(sys_["static peak"], Static)
+    assert isinstance(sys_["HPA-like"], HPA) and isinstance(sys_["InferLine-like"], InferLine)
+    # adaptive ones start from the first second's rate, static peak serves the peak
+    assert sys_["FA2"].initial(p, 300.0) == fa2.plan(p, 5 * 1.2, 300.0 * 0.8)
+    assert sys_["static peak"].config == fa2.plan(p, 30 * 1.2, 300.0 * 0.8)
+    with pytest.raises(ValueError, match="unknown system"):
+        fa2.systems(p, rates, 300.0, include=("FA3",))

@@ -1106,6 +1106,13 @@ class _Replan:
             kw["batches"] = [1]
             return plan(self.pipeline, lam, math.inf, **kw)
 
+    def _predict(self, rates_rps) -> float:
+        r = np.asarray(rates_rps, dtype=float)
+        if len(r) == 0:
+            return 0.0
+        f = getattr(self.predictor, "predict", self.predictor)  # a Predictor or a callable
+        return float(f(r))
+
     def initial(self, pipeline: Pipeline | None = None, slo_ms: float | None = None) -> Config:
         """The config at time 0, planned for ``initial_rate_rps`` (or ``min_rate_rps``)."""
         rate = self.initial_rate_rps if self.initial_rate_rps is not None else self.min_rate_rps
@@ -1115,7 +1122,7 @@ class _Replan:
 
     def decide(self, obs: Observation) -> Config:
         """Replan for the predicted rate; scale in only when the whole window agrees."""
-        rec = self._plan_at(self.predictor(obs.rates_rps))
+        rec = self._plan_at(self._predict(obs.rates_rps))
         t = float(obs.t_s)
         self.history.append((t, rec))
         self.history = [(u, c) for u, c in self.history if u > t - self.stabilisation_s + 1e-9]
@@ -1133,8 +1140,9 @@ class FA2Policy(_Replan):
     interval_s : adaptation interval (s)
     stabilisation_s : scale in only when every recommendation of this window is cheaper
         (Kubernetes-style downscale stabilisation); scale out at once
-    predictor : recent per-second rates -> rate to plan for (default: max of the last
-        30 s, :func:`max_predictor`)
+    predictor : recent per-second rates -> rate to plan for: a callable or a
+        :class:`ssloserve.predictors.Predictor` (e.g. ``MaxWindow(30)`` or the LSTM); default
+        the max of the last 30 s (:func:`max_predictor`)
     headroom : multiply the predicted rate by this before planning (1.2: replicas run at
         most about 83% busy, InferLine's utilisation target, room for Poisson bursts)
     slo_safety : plan against ``slo_safety * slo_ms``; the planner's latency model has no

@@ -15,6 +15,7 @@ import networkx as nx
 import pandas as pd
 
 from . import fa2
+from .errors import InfeasibleError
 from .pipeline import Config, Pipeline
 
 __all__ = [
@@ -203,7 +204,7 @@ def plan_summary(
     for name, planner in (("FA2", fa2.plan), ("SLO split", fa2.slo_split_plan)):
         try:
             cfg = planner(p, rate_rps, slo_ms)
-        except fa2.InfeasibleError as e:
+        except InfeasibleError as e:
             frames.append(pd.DataFrame([dict(planner=name, stage="-", note=str(e))]))
             continue
         t = fa2.plan_table(p, cfg, rate_rps).reset_index()

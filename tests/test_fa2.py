@@ -443,3 +443,12 @@ def test_systems_builds_the_five_policies_alike():
     assert sys_["static peak"].config == fa2.plan(p, 30 * 1.2, 300.0 * 0.8)
     with pytest.raises(ValueError, match="unknown system"):
         fa2.systems(p, rates, 300.0, include=("FA3",))
+
+
+def test_fa2_policy_accepts_a_predictor_object():
+    from ssloserve.predictors import MaxWindow
+
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    pol = fa2.FA2Policy(p, 300.0, predictor=MaxWindow(window_s=3), headroom=1.0, slo_safety=1.0)
+    assert pol.decide(_obs(3, [90, 10, 20, 15])) == fa2.plan(p, 20.0, 300.0)
+    assert pol.decide(_obs(4, [])) == fa2.plan(p, 1.0, 300.0)  # no history: min_rate_rps

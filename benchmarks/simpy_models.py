@@ -13,7 +13,7 @@ import heapq
 import numpy as np
 import simpy
 
-__all__ = ["mmc", "batching", "edf_drop"]
+__all__ = ["mmc", "batching", "edf_drop", "edf_drop_one_process"]
 
 
 def mmc(arrival_s: np.ndarray, service_s: np.ndarray, c: int = 1):
@@ -79,9 +79,47 @@ def batching(arrival_s: np.ndarray, service_by_k, b: int, c: int = 1):
 
 
 def edf_drop(arrival_s: np.ndarray, deadline_s: np.ndarray, service_s: float, c: int = 1):
-    """Earliest-deadline-first queue that drops a request when it cannot finish by its deadline.
+    """Earliest-deadline-first queue that drops a request when it cannot finish by its deadline,
+    the textbook way: a process per request and a ``PriorityResource`` keyed by deadline.
 
     Returns (start, finish, dropped) with ``dropped`` a boolean mask.
+    """
+    env = simpy.Environment()
+    servers = simpy.PriorityResource(env, capacity=c)
+    n = len(arrival_s)
+    start = np.full(n, np.nan)
+    finish = np.full(n, np.nan)
+    dropped = np.zeros(n, dtype=bool)
+
+    def request(i):
+        with servers.request(priority=deadline_s[i]) as req:
+            yield req
+            if deadline_s[i] < env.now + service_s:
+                dropped[i] = True
+                return
+            start[i] = env.now
+            yield env.timeout(service_s)
+            finish[i] = env.now
+
+    def source():
+        last = 0.0
+        for i, a in enumerate(arrival_s):
+            yield env.timeout(a - last)
+            last = a
+            env.process(request(i))
+
+    env.process(source())
+    env.run()
+    return start, finish, dropped
+
+
+def edf_drop_one_process(
+    arrival_s: np.ndarray, deadline_s: np.ndarray, service_s: float, c: int = 1
+):
+    """The same EDF queue hand-optimised for SimPy: one server process and a heap, so a
+    dropped request costs no SimPy event (a faster, less idiomatic reference).
+
+    Returns (start, finish, dropped).
     """
     env = simpy.Environment()
     n = len(arrival_s)

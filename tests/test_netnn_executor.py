@@ -12,7 +12,7 @@ from ssloserve.errors import MappingError, TraceFormatError
 from ssloserve.netnn.executor import DataPlane, decode_frame, encode_frame, execute
 from ssloserve.netnn.experiment import flow_detector, packet_detector
 from ssloserve.netnn.mapper import partition
-from ssloserve.netnn.quantize import random_integer_model
+from ssloserve.netnn.quantize import IntegerModel, random_integer_model
 from ssloserve.netnn.switch import BMV2, TOFINO
 
 needs_data = pytest.mark.skipif(not has_data("nids"), reason="needs $SSLOSERVE_DATA/nids")
@@ -39,10 +39,50 @@ def test_paper_architecture_parity_with_random_weights():
     x = np.random.default_rng(1).integers(0, 256, (6, 816)).astype(np.uint8)
     r = execute(plan, m, x, order="shuffle", seed=3, trace=True)
     assert np.array_equal(r.logits, m.forward(x))
+    assert len(set(r.logits.tolist())) == len(x)  # distinct logits: the parity is not trivial
     # every sample: 1 ingress + 4 + 16 + 16 + 16 + 4 frames into switches, 1 to h2
     assert r.packets == 6 * (1 + 4 + 16 + 16 + 16 + 4)
     sizes = r.trace.groupby("layer")["value bytes"].max().tolist()
     assert sizes == [816, 1296, 496, 13, 25, 4]
+
+
+def test_executor_never_calls_the_model(monkeypatch):
+    m = random_integer_model([0, 4, 1], conv=((3, 3, 2),), length=10, seed=0)
+    x = np.random.default_rng(0).integers(0, 256, (12, 10)).astype(np.uint8)
+    ref = m.forward(x)
+    plan = partition(m, widths=[1, 3, 2, 1])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the data plane called the integer model")
+
+    monkeypatch.setattr(IntegerModel, "forward", refuse)
+    monkeypatch.setattr(IntegerModel, "predict", refuse)
+    assert np.array_equal(execute(plan, m, x, order="shuffle", seed=5).logits, ref)
+
+
+def test_results_come_from_the_frames_and_the_loaded_weights():
+    """Change a byte on a link or a weight in one switch and the logits no longer match."""
+    m = random_integer_model([6, 8, 1], seed=7)
+    x = np.random.default_rng(7).integers(0, 256, (30, 6)).astype(np.uint8)
+    ref = m.forward(x)
+    plan = partition(m, widths=[1, 2, 1])
+    net = DataPlane(plan, m)
+    sw = net.switches["s2"]
+    honest = sw.receive
+
+    def tampered(frame):  # zero the values that s1_0 sends to s2
+        sid, layer, part, values = decode_frame(frame)
+        if part == 0:
+            frame = encode_frame(sid, layer, part, bytes(len(values)))
+        return honest(frame)
+
+    sw.receive = tampered
+    assert not np.array_equal(net.run(x).logits, ref)
+    sw.receive = honest
+    assert np.array_equal(net.run(x).logits, ref)
+    net.switches["s1_1"].cfg.weight[0, 0] ^= 0x7F  # the control plane loaded a wrong weight
+    assert not np.array_equal(net.run(x).logits, ref)
+    assert np.array_equal(m.forward(x), ref)  # the switches hold copies; the model is untouched
 
 
 def test_registers_are_reset_between_samples():

@@ -132,7 +132,8 @@ def configure(plan: PartitionPlan, model: IntegerModel) -> list[SwitchConfig]:
                 shift = 0
             else:
                 q = model.layers[li - 1]
-                w, b, shift = q.weight[p.lo : p.hi], q.bias[p.lo : p.hi], q.shift
+                # copies: what the control plane writes into the switch's registers
+                w, b, shift = q.weight[p.lo : p.hi].copy(), q.bias[p.lo : p.hi].copy(), q.shift
             out.append(
                 SwitchConfig(
                     p.name,

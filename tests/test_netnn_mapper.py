@@ -31,6 +31,26 @@ def test_three_conv1_switches_would_overflow_the_mtu():
     assert e.value.resource == "header bytes" and e.value.layer == "conv1"
 
 
+def test_paper_layout_follows_from_the_mtu_alone():
+    """The 18 switches are derived, not forced: with every other limit unbounded the 1500-byte
+    MTU alone gives 4 conv1 switches (32 filters x 162 bytes in packets of at most 1,478 value
+    bytes), and jumbo frames let the model run on one switch per layer."""
+    unbounded = BMV2.with_(
+        ops_per_action=1 << 30, stages=1 << 30, register_bytes=1 << 40, table_entries=1 << 30
+    )
+    k = next(k for k in range(1, 33) if math.ceil(32 / k) * 162 <= unbounded.payload_bytes)
+    assert k == 4
+    assert partition(paper_architecture(), unbounded).widths == (1, k, k, k, k, 1)
+    jumbo = unbounded.with_(mtu_bytes=9000, header_bytes=8986)
+    assert partition(paper_architecture(), jumbo).widths == (1, 1, 1, 1, 1, 1)
+    # BMV2's 1,024 operations per action is an assumption that also allows 4 (dense1 adds
+    # 496 inputs per packet: 992 operations); below that dense1 needs more switches
+    assert partition(paper_architecture(), BMV2.with_(ops_per_action=992)).n_switches == 18
+    with pytest.raises(MappingError) as e:
+        partition(paper_architecture(), BMV2.with_(ops_per_action=991), widths=[1, 4, 4, 4, 4, 1])
+    assert (e.value.resource, e.value.layer) == ("operations per action", "dense1")
+
+
 def test_free_widths_use_fewer_switches():
     plan = partition(paper_architecture(), BMV2, widths="free")
     assert plan.n_switches < 18

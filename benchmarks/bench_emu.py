@@ -125,7 +125,9 @@ def main(argv=None) -> int:
     runs = [router_overhead() for _ in range(3)]
     ov = min(runs, key=lambda o: o["background_cores"])
     best, ladder = max_rate()
-    costs = measure_actuation_costs(save=args.costs, command=cmd if args.costs else "")
+    costs = measure_actuation_costs(
+        save=args.costs, command=cmd if args.costs else "", torch_profiles=args.costs
+    )
     lines = [
         "# Emulator benchmarks",
         "",
@@ -173,9 +175,20 @@ def main(argv=None) -> int:
         "",
     ]
     if args.costs:
-        lines.append(
-            "Saved to `data/emu_costs.json` (read by `ssloserve.runtime.emu.profile.emu_costs()`)."
-        )
+        lines += [
+            "Saved to `data/emu_costs.json` (read by `ssloserve.runtime.emu.profile.emu_costs()`).",
+            "",
+            "## Torch variants profiled here (l(b, c) fitted by `profile_model`)",
+            "",
+            "| variant | gamma | delta | epsilon | eta | MAPE % | l(1, 1) ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, prof in costs["torch_profiles"].items():
+            g, d, e, h = prof["params"]
+            lines.append(
+                f"| {name} | {g:.2f} | {d:.2f} | {e:.2f} | {h:.2f} | {prof['mape']:.1f} | "
+                f"{g + d + e + h:.1f} |"
+            )
         lines.append("")
     Path(args.out).write_text("\n".join(lines))
 

@@ -11,7 +11,7 @@
   (``time.thread_time``) has advanced by its share: the CPU spent is exact whatever else
   runs on the machine, where a calibrated iteration count would drift with contention.
 - :class:`TorchModel` runs one of :data:`TORCH_VARIANTS`, ResNet-style CNNs of
-  increasing depth with random weights (fixed seed) on 3x32x32 inputs; their accuracy
+  increasing depth with random weights (fixed seed) on 3x64x64 inputs; their accuracy
   metadata is the published top-1 of the ResNet they imitate (:func:`torch_accuracy`).
   Torch's intra-op threads follow the cores: ``max(1, ceil(c))``.
 
@@ -42,6 +42,8 @@ __all__ = [
     "BurnModel",
     "TorchModel",
     "TORCH_VARIANTS",
+    "WIDTHS",
+    "IMAGE",
     "torch_accuracy",
     "torch_variant",
     "build_torch_model",
@@ -55,6 +57,11 @@ TORCH_VARIANTS = {
     "resnet_tiny34": ("basic", (3, 4, 6, 3), "resnet34"),
     "resnet_tiny50": ("bottleneck", (3, 4, 6, 3), "resnet50"),
 }
+
+#: Channels of the four stages of every torch variant.
+WIDTHS = (24, 48, 96, 192)
+#: Input side (pixels) of the torch variants: 3 x 64 x 64 images.
+IMAGE = 64
 
 _CHUNK = np.random.default_rng(0).random(4096)
 
@@ -74,7 +81,7 @@ class ModelSpec:
     kind: str
     name: str = ""
     params: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    image: int = 32
+    image: int = IMAGE
 
     @classmethod
     def from_variant(cls, variant) -> ModelSpec:
@@ -216,8 +223,8 @@ class BurnModel(_Base):
 
 
 def build_torch_model(name: str, seed: int = 0, num_classes: int = 10):
-    """A ResNet-style CNN (BasicBlock or Bottleneck, four stages of 16-128 channels), random
-    weights from ``seed``, in eval mode.
+    """A ResNet-style CNN (BasicBlock or Bottleneck, four stages of :data:`WIDTHS` channels),
+    random weights from ``seed``, in eval mode.
 
     Examples
     --------
@@ -277,9 +284,10 @@ def build_torch_model(name: str, seed: int = 0, num_classes: int = 10):
 
     block = Basic if kind == "basic" else Bottleneck
     torch.manual_seed(seed)
-    layers = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
-    cin = 16
-    for i, (width, n) in enumerate(zip((16, 32, 64, 128), blocks, strict=True)):
+    w0 = WIDTHS[0]
+    layers = [nn.Conv2d(3, w0, 3, 1, 1, bias=False), nn.BatchNorm2d(w0), nn.ReLU()]
+    cin = w0
+    for i, (width, n) in enumerate(zip(WIDTHS, blocks, strict=True)):
         for j in range(n):
             layers.append(block(cin, width, 2 if (j == 0 and i > 0) else 1))
             cin = width * block.expansion
@@ -315,21 +323,38 @@ def torch_accuracy(name: str) -> float:
     return table[ref] / 100.0
 
 
-def torch_variant(name: str, latency, cores: float = 1.0):
+def torch_variant(name: str, latency=None, cores: float = 1.0):
     """A :class:`~ssloserve.pipeline.Variant` that runs torch model ``name`` in the emulator.
 
     ``latency`` is its LatencyModel on this machine (measure it with
-    :func:`ssloserve.runtime.emu.profile.profile_model`).
+    :func:`ssloserve.runtime.emu.profile.profile_model`); None takes the profile saved in
+    ``data/emu_costs.json``.
+
+    Examples
+    --------
+    >>> v = torch_variant("resnet_tiny34")
+    >>> v.model, v.accuracy
+    ('resnet_tiny34', 0.7331)
     """
+    from ...errors import ProfileError
     from ...pipeline import Variant
 
+    if latency is None:
+        from .profile import saved_torch_latency
+
+        latency = saved_torch_latency(name)
+        if latency is None:
+            raise ProfileError(
+                f"no saved profile of {name!r}: pass latency= or run "
+                "`python benchmarks/bench_emu.py --costs`"
+            )
     return Variant(name, torch_accuracy(name), latency, cores, model=name)
 
 
 class TorchModel(_Base):
     """One of :data:`TORCH_VARIANTS` with intra-op threads following the cores."""
 
-    def __init__(self, name: str, image: int = 32):
+    def __init__(self, name: str, image: int = IMAGE):
         super().__init__()
         self.name = name
         self.image = image

@@ -34,6 +34,8 @@ __all__ = [
     "profile_model",
     "measure_actuation_costs",
     "emu_costs",
+    "profile_torch_variants",
+    "saved_torch_latency",
     "COSTS_FILE",
 ]
 
@@ -270,6 +272,7 @@ def measure_actuation_costs(
     core_limit: str = "auto",
     save: bool = False,
     command: str = "",
+    torch_profiles: bool = False,
 ) -> dict:
     """Measure the emulator's cold start (per model) and in-place resize delay here.
 
@@ -282,7 +285,9 @@ def measure_actuation_costs(
     -------
     dict with ``cold_start_s`` (model -> median seconds), ``resize_delay_ms`` (median and
     p95), ``ratio`` (cold start of the slowest model / median resize delay), the backend,
-    machine cores and, with ``save=True``, the file it wrote (``data/emu_costs.json``).
+    machine cores, with ``torch_profiles=True`` the fitted l(b, c) of every torch variant
+    (:func:`profile_torch_variants`) and, with ``save=True``, the file it wrote
+    (``data/emu_costs.json``).
     """
     out = {"cold_start_s": {}, "cold_start_all_s": {}}
     backend = None
@@ -313,6 +318,8 @@ def measure_actuation_costs(
     out["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     if command:
         out["command"] = command
+    if torch_profiles:
+        out["torch_profiles"] = profile_torch_variants(core_limit=core_limit)
     if save:
         from ...data import project_data_path
 
@@ -321,6 +328,37 @@ def measure_actuation_costs(
         path.write_text(json.dumps(out, indent=2) + "\n")
         out["file"] = str(path)
     return out
+
+
+def profile_torch_variants(
+    batches=(1, 2, 4), cores=(1.0, 2.0), repeats: int = 5, core_limit: str = "auto"
+) -> dict:
+    """:func:`profile_model` for every torch variant; ``{name: {"params": (gamma, delta,
+    epsilon, eta), "mape": ..., "table": [[b, c, ms], ...]}}`` (what ``--costs`` saves)."""
+    cores = [c for c in cores if c <= machine_cores()]
+    out = {}
+    for name in TORCH_VARIANTS:
+        r = profile_model(name, batches, cores, repeats=repeats, core_limit=core_limit)
+        out[name] = {
+            "params": list(r.latency.params),
+            "mape": r.latency.mape,
+            "table": r.table[["batch", "cores", "latency_ms"]].values.round(3).tolist(),
+        }
+    return out
+
+
+def saved_torch_latency(name: str) -> LatencyModel | None:
+    """The LatencyModel of torch variant ``name`` profiled on the machine that wrote
+    ``data/emu_costs.json`` (None when it was not profiled)."""
+    from ...data import project_data_path
+
+    path = project_data_path(COSTS_FILE)
+    if not path.exists():
+        return None
+    prof = json.loads(path.read_text()).get("torch_profiles", {}).get(name)
+    if prof is None:
+        return None
+    return LatencyModel(*prof["params"], mape=prof.get("mape"))
 
 
 def emu_costs() -> dict:

@@ -55,6 +55,8 @@ def test_pitfalls_are_avoided():
         if "if (seen == ALL_ARRIVED) {" in src:
             finish = src.split("if (seen == ALL_ARRIVED) {")[1].split("} else {")[0]
             assert "mark_to_drop" not in finish
+            # the result header is valid before any of its fields is written
+            assert finish.index("hdr.res.setValid();") < finish.index("hdr.res.v")
             if "register<bit<32>>(SLOTS * N_ACC) acc;" in src:
                 assert "arrived.write(meta.slot, 0);" in finish and "acc.write(" in finish
         assert "const bit<16> ETHERTYPE_NN = 0x1234;" in src
@@ -98,7 +100,19 @@ def test_ports_match_topology():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_paper_scale_program_sizes(seed):
-    """Emission scales: one conv1 switch of a reduced paper-like model, size reported."""
+    """Emission scales: one conv1 switch of a reduced paper-like model, size reported.
+
+    Each program unrolls exactly the multiply-adds the Mapper counted: one weight read per
+    MAC, per packet from each upstream switch; retraining changes only constants."""
     m = random_integer_model([0, 8, 1], conv=((8, 5, 5),), length=68, seed=seed)
-    bundle = emit(partition(m), m)
+    plan = partition(m)
+    bundle = emit(plan, m)
     assert all(s > 0 for s in bundle.sizes().values())
+    for li, parts in enumerate(plan.layers[1:], start=1):
+        for p in parts:
+            macs = plan.widths[li - 1] * p.usage["MACs per packet"]
+            assert bundle.programs[p.name].count("weights.read(w, ") == macs, p.name
+    other = random_integer_model([0, 8, 1], conv=((8, 5, 5),), length=68, seed=seed + 7)
+    strip = re.compile(r"-?\d+")
+    for name, src in emit(plan, other).programs.items():
+        assert strip.sub("#", src) == strip.sub("#", bundle.programs[name]), name

@@ -10,8 +10,9 @@ contribution; an arrival table maps the upstream part to a bit of a per-sample b
 bits are set the switch adds the bias, shifts, clamps to [0, 127], max-pools, **resets** the
 sample's registers and multicasts its slice to the next layer (group 1). The known pitfalls
 of the published prototype are avoided: registers are read into local variables, sums are
-32-bit, registers are reset per sample, arrival is counted (order-independent), and a switch
-that forwards never calls ``mark_to_drop``.
+32-bit, registers are reset per sample, arrival is counted (order-independent), a switch
+that forwards never calls ``mark_to_drop``, and the result header is made valid before its
+fields are written (P4 leaves writes to an invalid header unspecified).
 
 Emission is deterministic: the same plan and model give the same bytes.
 """
@@ -77,6 +78,21 @@ control MyDeparser(packet_out packet, in headers_t hdr) {
 V1Switch(MyParser(), MyVerifyChecksum(), MyIngress(), MyEgress(), MyComputeChecksum(),
          MyDeparser()) main;
 """
+
+
+_PARSER_START = (
+    "parser MyParser(packet_in packet, out headers_t hdr, inout metadata_t meta,\n"
+    "                inout standard_metadata_t standard_metadata) {\n"
+    "    state start {\n        packet.extract(hdr.ethernet);\n"
+    "        transition select(hdr.ethernet.ether_type) {\n"
+    "            ETHERTYPE_NN: parse_nn;\n            default: accept;\n        }\n    }\n"
+    "    state parse_nn {\n        packet.extract(hdr.nn);\n"
+)
+
+_INGRESS_START = (
+    "control MyIngress(inout headers_t hdr, inout metadata_t meta,\n"
+    "                  inout standard_metadata_t standard_metadata) {\n"
+)
 
 
 def _header_type(name: str, n: int, bits: int = 8) -> str:
@@ -156,15 +172,7 @@ def emit_switch(cfg: SwitchConfig) -> str:
     accs = "" if n_up > 1 else "".join(f"    int<32> a{i};\n" for i in range(n_acc))
     out.append(f"struct metadata_t {{\n    bit<32> slot;\n    bit<32> part_bit;\n{accs}}}\n\n")
     # parser
-    out.append(
-        "parser MyParser(packet_in packet, out headers_t hdr, inout metadata_t meta,\n"
-        "                inout standard_metadata_t standard_metadata) {\n"
-        "    state start {\n        packet.extract(hdr.ethernet);\n"
-        "        transition select(hdr.ethernet.ether_type) {\n"
-        "            ETHERTYPE_NN: parse_nn;\n            default: accept;\n        }\n    }\n"
-        "    state parse_nn {\n        packet.extract(hdr.nn);\n"
-        "        transition select(hdr.nn.layer, hdr.nn.part) {\n"
-    )
+    out.append(_PARSER_START + "        transition select(hdr.nn.layer, hdr.nn.part) {\n")
     for q, _, _ in slices:
         out.append(f"            (PREV_LAYER, {q}): parse_in{q};\n")
     out.append("            default: accept;\n        }\n    }\n")
@@ -174,10 +182,7 @@ def emit_switch(cfg: SwitchConfig) -> str:
         )
     out.append("}\n\n")
     # ingress
-    out.append(
-        "control MyIngress(inout headers_t hdr, inout metadata_t meta,\n"
-        "                  inout standard_metadata_t standard_metadata) {\n"
-    )
+    out.append(_INGRESS_START)
     out.append(
         f"    register<bit<8>>({cfg.weight.size}) weights;   // int8, loaded by the control plane\n"
     )
@@ -246,6 +251,8 @@ def emit_switch(cfg: SwitchConfig) -> str:
         calls = "".join(f"            mac_in{q}_{i}();\n" for i in range(n_acc))
         out.append(f"        if (hdr.in{q}.isValid()) {{\n{calls}        }}\n")
     out.append("        if (seen == ALL_ARRIVED) {\n")
+    # valid before its fields are written: writes to an invalid header are unspecified in P4
+    out.append("            hdr.res.setValid();\n")
     out.append("            bit<32> t;\n            int<32> v;\n")
     bias = cfg.bias.astype(np.int64)
     for u in range(ch):
@@ -284,7 +291,7 @@ def emit_switch(cfg: SwitchConfig) -> str:
     for q, _, _ in slices:
         out.append(f"            hdr.in{q}.setInvalid();\n")
     out.append(
-        "            hdr.res.setValid();\n            hdr.nn.layer = MY_LAYER;\n"
+        "            hdr.nn.layer = MY_LAYER;\n"
         f"            hdr.nn.part = MY_PART;\n            hdr.nn.count = {n_out * (4 if final else 1)};\n"
     )
     if final:
@@ -316,17 +323,13 @@ def _emit_ingress(cfg: SwitchConfig) -> str:
         "\nstruct headers_t {\n    ethernet_t ethernet;\n    nn_t nn;\n    in0_t in0;\n}\n\n"
     )
     out.append("struct metadata_t {\n}\n\n")
+    out.append(_PARSER_START)
     out.append(
-        "parser MyParser(packet_in packet, out headers_t hdr, inout metadata_t meta,\n"
-        "                inout standard_metadata_t standard_metadata) {\n"
-        "    state start {\n        packet.extract(hdr.ethernet);\n"
-        "        transition select(hdr.ethernet.ether_type) {\n"
-        "            ETHERTYPE_NN: parse_nn;\n            default: accept;\n        }\n    }\n"
-        "    state parse_nn {\n        packet.extract(hdr.nn);\n"
         "        transition select(hdr.nn.layer) {\n            0: parse_in0;\n            default: accept;\n        }\n    }\n"
         "    state parse_in0 {\n        packet.extract(hdr.in0);\n        transition accept;\n    }\n}\n\n"
-        "control MyIngress(inout headers_t hdr, inout metadata_t meta,\n"
-        "                  inout standard_metadata_t standard_metadata) {\n"
+    )
+    out.append(_INGRESS_START)
+    out.append(
         "    apply {\n"
         "        if (hdr.in0.isValid()) {\n"
         "            standard_metadata.mcast_grp = 1;   // fan out to every switch of layer 1\n"

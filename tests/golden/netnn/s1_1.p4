@@ -177,6 +177,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             mac_in0_5();
         }
         if (seen == ALL_ARRIVED) {
+            hdr.res.setValid();
             bit<32> t;
             int<32> v;
             v = meta.a0 + (-3833);
@@ -210,7 +211,6 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             if (v > 127) { v = 127; }
             if ((bit<8>)(bit<32>)v > hdr.res.v2) { hdr.res.v2 = (bit<8>)(bit<32>)v; }
             hdr.in0.setInvalid();
-            hdr.res.setValid();
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 3;

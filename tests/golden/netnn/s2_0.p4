@@ -171,6 +171,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             mac_in1_1();
         }
         if (seen == ALL_ARRIVED) {
+            hdr.res.setValid();
             bit<32> t;
             int<32> v;
             acc.read(t, meta.slot * N_ACC + 0);
@@ -190,7 +191,6 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();
             hdr.in1.setInvalid();
-            hdr.res.setValid();
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 2;

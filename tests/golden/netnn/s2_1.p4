@@ -142,6 +142,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             mac_in1_0();
         }
         if (seen == ALL_ARRIVED) {
+            hdr.res.setValid();
             bit<32> t;
             int<32> v;
             acc.read(t, meta.slot * N_ACC + 0);
@@ -154,7 +155,6 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();
             hdr.in1.setInvalid();
-            hdr.res.setValid();
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 1;

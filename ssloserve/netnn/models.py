@@ -85,6 +85,16 @@ class LayerShape:
         return self.in_channels * self.in_length
 
 
+def _dense_stack(width: int, hidden: tuple[int, ...]) -> nn.Sequential:
+    """Linear + ReLU per hidden width, then a 1-unit output (the logit)."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
+
+
 class FlowMLP(nn.Module):
     """A small MLP over switch-computable flow features (chapter 05).
 
@@ -107,13 +117,7 @@ class FlowMLP(nn.Module):
         self.hidden = tuple(hidden)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            layers: list[nn.Module] = []
-            width = n_features
-            for h in self.hidden:
-                layers += [nn.Linear(width, h), nn.ReLU()]
-                width = h
-            layers.append(nn.Linear(width, 1))
-            self.net = nn.Sequential(*layers)
+            self.net = _dense_stack(n_features, self.hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.net(x).squeeze(-1)
@@ -158,13 +162,7 @@ class RawByteCNN(nn.Module):
                 ch, ln = filters, (ln - kernel + 1) // pool
             self.features = nn.Sequential(*convs)
             self.flat = ch * ln
-            layers: list[nn.Module] = []
-            width = self.flat
-            for h in self.dense_spec:
-                layers += [nn.Linear(width, h), nn.ReLU()]
-                width = h
-            layers.append(nn.Linear(width, 1))
-            self.head = nn.Sequential(*layers)
+            self.head = _dense_stack(self.flat, self.dense_spec)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         z = self.features(x.unsqueeze(1))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ssloserve.data import has_data
-from ssloserve.errors import DataNotFoundError
+from ssloserve.errors import DataNotFoundError, TraceFormatError
 from ssloserve.netnn.data import (
     load_cicids2017,
     load_nsl_kdd,
@@ -47,6 +47,39 @@ def test_missing_data_names_the_source(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(DataNotFoundError, match="Tavallaee"):
         load_nsl_kdd()
+
+
+def test_bad_files_name_the_file_and_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    nsl = tmp_path / "nids" / "nsl_kdd"
+    nsl.mkdir(parents=True)
+    fields = ["duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land"]
+    fields += ["wrong_fragment", "urgent", "count", "srv_count", "serror_rate", "same_srv_rate"]
+    fields += ["dst_host_count", "dst_host_srv_count", "dst_host_serror_rate"]
+    names = nsl / "FieldNames.csv"
+    names.write_text("".join(f"{n},continuous\n" for n in fields))
+    f = nsl / "KDDTrain+_20Percent.txt"
+    row = ",".join(["0", "tcp", "http", "SF"] + ["1"] * 12 + ["normal", "20"])
+    f.write_text(f"{row}\n{row}\n" + row.replace("0,tcp", "seven,tcp", 1) + "\n")
+    with pytest.raises(TraceFormatError, match="'duration' holds 'seven'") as e:
+        load_nsl_kdd()
+    assert e.value.line == 3 and e.value.path == f
+    f.write_text("0,tcp\n")
+    with pytest.raises(TraceFormatError, match="expected at least 17") as e:
+        load_nsl_kdd()
+    assert e.value.line == 1
+    names.write_text("duration,continuous\nprotocol_type,symbolic\n")
+    f.write_text("0,tcp,normal\n")
+    with pytest.raises(TraceFormatError, match="missing column") as e:
+        load_nsl_kdd()
+    assert "src_bytes" in str(e.value)
+    cic = tmp_path / "nids" / "cicids2017_improved_sample"
+    cic.mkdir(parents=True)
+    g = cic / "BENIGN_2500.csv"
+    g.write_text("Dst Port,Protocol,Label\n80,6,BENIGN\n")
+    with pytest.raises(TraceFormatError, match="missing column") as e:
+        load_cicids2017()
+    assert e.value.path == g and "Flow Duration" in str(e.value)
 
 
 def test_log_code_is_monotone():

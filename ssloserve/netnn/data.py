@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import SOURCES, data_path
+from ..errors import TraceFormatError
 
 __all__ = [
     "FlowData",
@@ -103,7 +104,66 @@ def _make(name, cols: dict, y, classes, source, max_rows, seed) -> FlowData:
     return FlowData(name, x[idx], y[idx], np.asarray(classes)[idx], tuple(cols), source)
 
 
+def _table(relpath: str, numeric, text=(), names=None, **kw) -> pd.DataFrame:
+    """Read one CSV of a data set and check the columns a loader uses.
+
+    ``numeric`` columns must hold numbers (empty cells allowed), ``text`` columns must exist.
+    ``names`` names the columns of a file without a header row (extra columns are dropped).
+    A missing column or a cell that is not a number raises
+    :class:`~ssloserve.errors.TraceFormatError` with the file and the line.
+    """
+    path = data_path(relpath)
+    try:
+        d = pd.read_csv(path, header=None if names is not None else "infer", **kw)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise TraceFormatError(f"not a readable CSV table ({e})", path=path) from None
+    first = 2  # the line of the first data row
+    if names is not None:
+        if d.shape[1] < len(names):
+            raise TraceFormatError(
+                f"{d.shape[1]} columns, expected at least {len(names)} ({', '.join(names[-3:])}, ...)",
+                path=path,
+                line=1,
+            )
+        d = d.iloc[:, : len(names)]
+        d.columns = list(names)
+        first = 1
+    need = list(numeric) + list(text)
+    missing = [c for c in need if c not in d.columns]
+    if missing:
+        raise TraceFormatError(
+            f"missing column(s) {missing}; this loader reads {need}", path=path, line=1
+        )
+    for c in numeric:
+        v = pd.to_numeric(d[c], errors="coerce")
+        bad = (v.isna() & d[c].notna()).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise TraceFormatError(
+                f"column {c!r} holds {d[c].iloc[i]!r}, not a number", path=path, line=i + first
+            )
+        d[c] = v
+    return d
+
+
 CIC_FILES = ("BENIGN", "DDoS", "Portscan")
+_CIC_NUMERIC = (
+    "Dst Port",
+    "Protocol",
+    "Flow Duration",
+    "Total Fwd Packet",
+    "Total Bwd packets",
+    "Total Length of Fwd Packet",
+    "Total Length of Bwd Packet",
+    "Fwd Packet Length Max",
+    "Bwd Packet Length Max",
+    "Flow IAT Max",
+    "Flow IAT Min",
+    "SYN Flag Count",
+    "FIN Flag Count",
+    "RST Flag Count",
+    "FWD Init Win Bytes",
+)
 
 
 def load_cicids2017(max_rows: int | None = None, seed: int = 0) -> FlowData:
@@ -117,7 +177,12 @@ def load_cicids2017(max_rows: int | None = None, seed: int = 0) -> FlowData:
     (16, 'uint8', [0, 1])
     """
     frames = [
-        pd.read_csv(data_path(f"nids/cicids2017_improved_sample/{c}_2500.csv"), low_memory=False)
+        _table(
+            f"nids/cicids2017_improved_sample/{c}_2500.csv",
+            _CIC_NUMERIC,
+            ("Label",),
+            low_memory=False,
+        )
         for c in CIC_FILES
     ]
     d = pd.concat(frames, ignore_index=True)
@@ -146,6 +211,23 @@ def load_cicids2017(max_rows: int | None = None, seed: int = 0) -> FlowData:
     return _make("CIC-IDS2017", cols, y, label, SOURCES["nids/cicids2017"], max_rows, seed)
 
 
+_NSL_NUMERIC = (
+    "duration",
+    "src_bytes",
+    "dst_bytes",
+    "land",
+    "wrong_fragment",
+    "urgent",
+    "count",
+    "srv_count",
+    "serror_rate",
+    "same_srv_rate",
+    "dst_host_count",
+    "dst_host_srv_count",
+    "dst_host_serror_rate",
+)
+
+
 def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False) -> FlowData:
     """NSL-KDD, the 20 % training file (25,192 connections; ``small`` reads the 1,011-row set).
 
@@ -167,9 +249,12 @@ def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False
         if line.strip()
     ]
     fname = "SmallTrainingSet.csv" if small else "KDDTrain+_20Percent.txt"
-    d = pd.read_csv(data_path(f"nids/nsl_kdd/{fname}"), header=None)
-    d = d.iloc[:, : len(names) + 1]
-    d.columns = names + ["label"]
+    d = _table(
+        f"nids/nsl_kdd/{fname}",
+        _NSL_NUMERIC,
+        ("protocol_type", "service", "flag", "label"),
+        names=names + ["label"],
+    )
     proto = {"tcp": 6, "udp": 17, "icmp": 1}
     cols = {
         "duration": log_code(d["duration"], 6e4),
@@ -204,7 +289,12 @@ def load_unsw_nb15(max_rows: int | None = None, seed: int = 0) -> FlowData:
     >>> d is None or abs(len(d) - 500) <= 2
     True
     """
-    d = pd.read_csv(data_path("nids/unsw_nb15/UNSW_NB15_training-set.csv.zip"))
+    d = _table(
+        "nids/unsw_nb15/UNSW_NB15_training-set.csv.zip",
+        ("dur", "spkts", "dpkts", "sbytes", "dbytes", "sttl", "dttl", "swin", "dwin")
+        + ("synack", "ackdat", "sinpkt", "dinpkt", "ct_dst_src_ltm", "label"),
+        ("proto", "state", "attack_cat"),
+    )
     cols = {
         "duration": log_code(d["dur"] * 1e6, 1.2e8),
         "protocol": _cat(d["proto"]),

@@ -678,6 +678,8 @@ class Router:
             decided = self.policy.decide(obs)
         finally:
             self._realtime(True)
+        if decided is None:  # no change: keep the current targets
+            decided = Config({s: self.st[s].target for s in self.stages})
         cfg = checked_config(decided, self.pipeline, self.policy, obs.t_s)
         self._apply(cfg)
         self._record_interval(cfg)

@@ -585,27 +585,45 @@ def segment(name: str, seed: int = 0, damping: int = 8, source: str = "auto") ->
 # --------------------------------------------------------------------------- network
 
 
-def _numeric_table(path, ncols: int, *, sep=None, skip_header: bool = False) -> np.ndarray:
-    """Parse a numeric text table; errors name the file and line."""
+def _numeric_table(
+    path, names: tuple[str, ...], *, positive=(), nonnegative=(), increasing=None
+) -> np.ndarray:
+    """Parse a whitespace-separated numeric table with columns ``names``; errors name the
+    file and line. Columns in ``positive`` must be > 0, in ``nonnegative`` >= 0, and the
+    column ``increasing`` must never go down from one row to the next."""
     path = Path(path)
-    rows = []
+    ncols = len(names)
+    rows: list[list[float]] = []
     with open(path) as f:
         for i, line in enumerate(f, start=1):
-            if skip_header and i == 1:
-                continue
             if not line.strip():
                 continue
-            toks = line.split(sep)
+            toks = line.split()
             if len(toks) < ncols:
                 raise TraceFormatError(
                     f"expected {ncols} columns, found {len(toks)}", path=path, line=i
                 )
             try:
-                rows.append([float(t) for t in toks[:ncols]])
+                row = [float(t) for t in toks[:ncols]]
             except ValueError:
                 raise TraceFormatError(
                     f"non-numeric value in {line.strip()[:60]!r}", path=path, line=i
                 ) from None
+            for c in positive:
+                if not row[names.index(c)] > 0:
+                    raise TraceFormatError(f"{c} must be positive", path=path, line=i)
+            for c in nonnegative:
+                if not row[names.index(c)] >= 0:
+                    raise TraceFormatError(f"{c} must not be negative", path=path, line=i)
+            if increasing is not None and rows:
+                k = names.index(increasing)
+                if row[k] < rows[-1][k]:
+                    raise TraceFormatError(
+                        f"{increasing} goes back from {rows[-1][k]:g} to {row[k]:g}",
+                        path=path,
+                        line=i,
+                    )
+            rows.append(row)
     if not rows:
         raise TraceFormatError("no data rows (empty file)", path=path)
     return np.array(rows)
@@ -627,15 +645,9 @@ def belgium_4g(path=None) -> pd.DataFrame:
     607 0.43
     """
     p = Path(path) if path is not None else data_path(BELGIUM)
-    a = _numeric_table(p, 6)
-    d = pd.DataFrame(
-        a, columns=["unix_ms", "elapsed_ms", "lat", "lon", "bytes_received", "interval_ms"]
-    )
-    bad = d.interval_ms <= 0
-    if bad.any():
-        raise TraceFormatError(
-            "interval_ms must be positive", path=p, line=int(np.flatnonzero(bad)[0]) + 1
-        )
+    names = ("unix_ms", "elapsed_ms", "lat", "lon", "bytes_received", "interval_ms")
+    a = _numeric_table(p, names, positive=("interval_ms",), nonnegative=("bytes_received",))
+    d = pd.DataFrame(a, columns=list(names))
     d["bandwidth_Bps"] = d.bytes_received / d.interval_ms * 1000.0
     return d
 
@@ -666,8 +678,9 @@ def norway_trace(name: str = "norway_bus_1", folder=None) -> pd.DataFrame:
     ['time_s', 'throughput_mbps', 'bandwidth_Bps']
     """
     f = Path(folder) if folder is not None else data_path(NORWAY)
-    a = _numeric_table(f / name, 2)
-    d = pd.DataFrame(a, columns=["time_s", "throughput_mbps"])
+    names = ("time_s", "throughput_mbps")
+    a = _numeric_table(f / name, names, nonnegative=names, increasing="time_s")
+    d = pd.DataFrame(a, columns=list(names))
     d["bandwidth_Bps"] = d.throughput_mbps * 1e6 / 8.0
     return d
 

@@ -234,6 +234,42 @@ def test_belgium_bad_file(tmp_path):
         wl.belgium_4g(f)
 
 
+def test_network_tables_name_file_and_line(tmp_path):
+    f = tmp_path / "norway_x"
+    f.write_text("0.0 4.0\n0.5\n")
+    with pytest.raises(TraceFormatError, match="expected 2 columns") as e:
+        wl.norway_trace("norway_x", folder=tmp_path)
+    assert e.value.line == 2 and e.value.path == f
+    f.write_text("0.0 4.0\n\n0.5 -1.0\n")
+    with pytest.raises(TraceFormatError, match="throughput_mbps must not be negative") as e:
+        wl.norway_trace("norway_x", folder=tmp_path)
+    assert e.value.line == 3  # the blank line counts
+    f.write_text("0.0 4.0\n0.5 1.0\n0.2 1.0\n")
+    with pytest.raises(TraceFormatError, match="time_s goes back") as e:
+        wl.norway_trace("norway_x", folder=tmp_path)
+    assert e.value.line == 3
+    b = tmp_path / "b.log"
+    b.write_text("1 2 3 4 5 6\n1 2 3 4 5 0\n")
+    with pytest.raises(TraceFormatError, match="interval_ms must be positive") as e:
+        wl.belgium_4g(b)
+    assert e.value.line == 2
+    g = tmp_path / "slas.csv"
+    g.write_text("SLA,Values\n100,0.9,0.8\n200,0.9,x\n")
+    with pytest.raises(TraceFormatError, match="non-numeric") as e:
+        wl.sponge_dynamic_slas(g)
+    assert e.value.line == 3 and e.value.path == g
+    h = tmp_path / "tp.csv"
+    h.write_text("protocol,carrier\nTCP,SPRINT\n")
+    with pytest.raises(TraceFormatError, match="missing column") as e:
+        wl.fivegophers_throughput(h)
+    assert e.value.line == 1
+    head = "protocol,carrier,num_tcp_conn,server_location,run_num,seq_num,throughput_mbps\n"
+    h.write_text(head + "TCP,SPRINT,1,US,1,0,1.5\nTCP,SPRINT,1,US,1,1,fast\n")
+    with pytest.raises(TraceFormatError, match="not numeric") as e:
+        wl.fivegophers_throughput(h)
+    assert e.value.line == 3
+
+
 @pytest.mark.skipif(not has_data(wl.NORWAY), reason="Norway traces absent ($SSLOSERVE_DATA)")
 def test_norway_traces():
     names = wl.norway_traces()

@@ -68,6 +68,18 @@ def _history(history_rps) -> np.ndarray:
     return h
 
 
+def _times(rates, t) -> tuple[np.ndarray, np.ndarray]:
+    """``rates`` as floats and ``t`` as ints, each ``t`` between 1 and ``len(rates)``."""
+    r = np.asarray(rates, dtype=float)
+    t = np.asarray(t, dtype=np.int64)
+    if t.size and (t.min() < 1 or t.max() > len(r)):
+        raise ValueError(
+            f"prediction times must lie in 1..{len(r)} (the history is rates[:t]), "
+            f"got {int(t.min())}..{int(t.max())}"
+        )
+    return r, t
+
+
 class Predictor:
     """Interface: ``predict(history_rps) -> float``, the max rate of the next ``horizon_s``.
 
@@ -83,8 +95,8 @@ class Predictor:
 
     def predict_many(self, rates, t) -> np.ndarray:
         """Predictions at each time index in ``t`` (each uses ``rates[:t_i]``)."""
-        r = np.asarray(rates, dtype=float)
-        return np.array([self.predict(r[: int(i)]) for i in np.asarray(t)])
+        r, t = _times(rates, t)
+        return np.array([self.predict(r[:i]) for i in t])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -106,8 +118,8 @@ class Reactive(Predictor):
         return float(_history(history_rps)[-1])
 
     def predict_many(self, rates, t) -> np.ndarray:
-        r = np.asarray(rates, dtype=float)
-        return r[np.asarray(t, dtype=np.int64) - 1]
+        r, t = _times(rates, t)
+        return r[t - 1]
 
 
 @dataclass(repr=True)
@@ -151,8 +163,7 @@ class MovingAverage(Predictor):
 
 
 def _window_stat(rates, t, window_s: int, fn) -> np.ndarray:
-    r = np.asarray(rates, dtype=float)
-    t = np.asarray(t, dtype=np.int64)
+    r, t = _times(rates, t)
     if (t >= window_s).all():
         view = np.lib.stride_tricks.sliding_window_view(r, window_s)
         return fn(view[t - window_s], axis=1)
@@ -327,8 +338,7 @@ class LSTMPredictor(Predictor):
         return np.maximum(np.concatenate(out).astype(float) * scale, 0.0)
 
     def predict_many(self, rates, t) -> np.ndarray:
-        r = np.asarray(rates, dtype=float)
-        t = np.asarray(t, dtype=np.int64)
+        r, t = _times(rates, t)
         out = np.empty(len(t))
         short = t < HISTORY_S
         if short.any():

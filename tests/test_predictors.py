@@ -41,6 +41,13 @@ def test_vectorised_predictions_equal_one_by_one(pred):
     r = np.random.default_rng(1).integers(0, 40, size=300).astype(float)
     t = np.arange(120, 281, 9)
     assert np.allclose(pred.predict_many(r, t), [pred.predict(r[:i]) for i in t])
+    # shorter histories than the window, and the very first second
+    t = np.array([1, 2, 14, 15, 16, 29, 30, 31, 300])
+    assert np.allclose(pred.predict_many(r, t), [pred.predict(r[:i]) for i in t])
+    # no history, or a time past the series (a prediction would read the future): refused
+    for bad in ([0, 5], [301]):
+        with pytest.raises(ValueError, match="prediction times"):
+            pred.predict_many(r, bad)
 
 
 def test_simple_predictors():
@@ -121,6 +128,7 @@ def test_windows_property(r):
     t, X, y = pd_.make_windows(r, stride=3)
     bt, bX, by = _brute_windows(r, 3)
     assert np.array_equal(t, bt) and np.array_equal(X, bX) and np.array_equal(y, by)
-    # the max predictor never under-predicts by more than the future rise
+    # the max predictor (120-s window) answers exactly the largest of the 12 window maxima
     p = pd_.MaxWindow().predict_many(r, t)
     assert (p >= X.max(axis=1) - 1e-9).all()
+    assert np.array_equal(p, X.max(axis=1))

@@ -531,30 +531,32 @@ class _Sim:
         return self.finish(n_arr, interrupted, end_s, wall0, nb)
 
     def _next_input(self, st, served):
-        """The next stage's arrivals: times, batch-group ends and request indices."""
+        """The next stage's arrivals: times, batch-group ends and request indices (lean on
+        memory: a paper-scale trace has tens of millions of requests)."""
         cols = self.log.stage_cols[st.name]
+        finish = cols["finish_s"]
         if served is None:  # everyone, in index order
-            order = np.argsort(cols["finish_s"], kind="stable")
-            fin = cols["finish_s"][order]
-            ids = order
+            order = np.argsort(finish, kind="stable")
         else:
-            fin = cols["finish_s"][served]
-            order = np.argsort(fin, kind="stable")
-            fin = fin[order]
-            ids = served[order]
+            order = served[np.argsort(finish[served], kind="stable")]
+        n = len(order)
+        ids = order.astype(np.int32) if n < 2**31 else order
         del order
-        if len(ids) < 2**31:
-            ids = ids.astype(np.int32)
-        rep = cols["replica"][ids]
-        new = np.empty(len(ids), dtype=bool)
+        fin = finish[ids]
+        # a new batch group starts where the finish time or the replica changes
+        new = np.empty(n, dtype=bool)
         new[:1] = True
         np.not_equal(fin[1:], fin[:-1], out=new[1:])
+        rep = cols["replica"][ids]
         new[1:] |= rep[1:] != rep[:-1]
         del rep
-        starts = np.flatnonzero(new)
+        # G[i] = where i's group ends = the next group start: i + 1 where a group starts at
+        # i + 1, then a suffix minimum carries it back over the group
+        G = np.arange(1, n + 1, dtype=ids.dtype)
+        G[:-1][~new[1:]] = np.iinfo(ids.dtype).max
         del new
-        ends = np.append(starts[1:], len(ids)).astype(ids.dtype)
-        G = np.repeat(ends, ends - starts)
+        back = G[::-1]
+        np.minimum.accumulate(back, out=back)
         return fin, G, ids
 
     def _write(self, st, req, bs, bf, br, bk):
@@ -746,8 +748,8 @@ class _Sim:
         except KeyboardInterrupt:
             intr = True
         flush(head)
-        if ids is None and head == n and keep.all():
-            return None, it, intr, s
+        if head == n and keep.all():  # everyone served: no index array needed
+            return ids, it, intr, s
         keep[head:] = False
         served = np.flatnonzero(keep)
         if ids is not None:
@@ -1208,4 +1210,6 @@ def simulate(
     >>> r.requests["finish_s"].round(3).tolist(), r.counts()
     ([0.1, 0.2, 0.4], {'served': 2, 'late': 1, 'dropped': 0})
     """
-    return _Sim(pipeline, workload, policy, (options or RunOptions()).validate(), fast).run()
+    sim = _Sim(pipeline, workload, policy, (options or RunOptions()).validate(), fast)
+    del workload  # the simulator keeps arrivals and deadlines; let the caller free the rest
+    return sim.run()

@@ -33,10 +33,13 @@ def test_environment_selects_interactive(monkeypatch):
     assert viz.setup_charts("svg") == "svg"
 
 
-@pytest.mark.parametrize("name", ["jupyter", "INTERACTIVE", " svg "])
-def test_names_are_forgiving(monkeypatch, name):
+@pytest.mark.parametrize(
+    "name,want", [("jupyter", "jupyter"), ("INTERACTIVE", "jupyter"), (" svg ", "svg")]
+)
+def test_names_are_forgiving(monkeypatch, name, want):
     monkeypatch.setenv(viz.CHARTS_ENV, name)
     assert viz.setup_charts() in ("svg", "jupyter")
+    assert viz.setup_charts() == want and alt.renderers.active == want
 
 
 def test_unknown_renderer_is_an_error():

@@ -342,3 +342,48 @@ def test_duration_cuts_the_workload():
     w = Workload.from_rates([10] * 10, seed=18, slo_ms=1000.0)
     r = simulate(one_stage(), w, Static(cfg1()), RunOptions(duration_s=4.0))
     check_accounting(r, int((w.arrival_s < 4.0).sum()))
+
+
+@pytest.mark.parametrize("queue", ["fifo", "edf"])
+def test_ctrl_c_in_the_fast_path_returns_what_was_measured(monkeypatch, queue):
+    """Interrupt a Static run (the batch-at-a-time path) from inside its service draws."""
+    import ssloserve.runtime.sim as sim_mod
+
+    real = sim_mod._noise_source
+    calls = {"n": 0}
+
+    def interrupting(opts, k):
+        draw = real(opts, k)
+
+        def wrapped():
+            calls["n"] += 1
+            if calls["n"] == 3:  # after two chunks of 65,536 draws
+                raise KeyboardInterrupt
+            return draw()
+
+        return wrapped
+
+    monkeypatch.setattr(sim_mod, "_noise_source", interrupting)
+    w = Workload.from_rates([3000] * 100, seed=19, slo_ms=1000.0)
+    r = run(
+        one_stage(),
+        w,
+        cfg1(replicas=40, batch=2),
+        service="exponential",
+        queue=queue,
+        drop="cannot_finish",
+        progress=False,
+    )
+    assert r.meta["interrupted"] and r.meta["path"] == "fast"
+    c = check_accounting(r)
+    assert 0 < len(r) < len(w) and c["served"] > 0
+    assert (r.requests["arrival_s"] <= r.meta["interrupted_at_s"]).all()
+    assert (r.requests_df()["reason"] == "interrupted").any()
+
+
+def test_progress_bar_when_asked(capsys):
+    w = Workload.from_rates([50] * 30, seed=20, slo_ms=1000.0)
+    run(one_stage(), w, StepPolicy(cfg1(), cfg1(2), 10.0), progress=True)
+    assert "sim" in capsys.readouterr().err
+    run(one_stage(), w, StepPolicy(cfg1(), cfg1(2), 10.0), progress=False)
+    assert capsys.readouterr().err == ""

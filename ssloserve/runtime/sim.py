@@ -666,6 +666,7 @@ class _Sim:
         s = 0.0
         it = 0
         intr = False
+        done_head = 0
 
         def flush(upto):
             lo = seg
@@ -739,14 +740,18 @@ class _Sim:
                 bf.append(s + svc)
                 br.append(rid)
                 bk.append(k)
+                done_head = head
                 it += 1
                 if not it & 0xFFFF:
                     flush(head)
                     seg = head
                     bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
                     prog.update(t_off + s)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # forget the batch being formed
             intr = True
+            head = done_head
+            dre[:] = [r for p, r in zip(dpos, dre, strict=True) if p < head]
+            dpos[:] = [p for p in dpos if p < head]
         flush(head)
         if head == n and keep.all():  # everyone served: no index array needed
             return ids, it, intr, s
@@ -773,6 +778,7 @@ class _Sim:
         qh: list = []
         members = array("q")
         seg_members = array("q")
+        committed = 0
         bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
         dids: list = []
         dre: list = []
@@ -859,15 +865,18 @@ class _Sim:
                 bf.append(s + svc)
                 br.append(rid)
                 bk.append(k)
+                committed = len(seg_members)
                 it += 1
                 if not it & 0xFFFF:
+                    committed = 0
                     self._write(st, np.frombuffer(seg_members, dtype=np.int64), bs, bf, br, bk)
                     members.extend(seg_members)
                     seg_members = array("q")
                     bs, bf, br, bk = array("d"), array("d"), array("i"), array("i")
                     prog.update(t_off + s)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # forget the batch being formed
             intr = True
+            del seg_members[committed:]
         if len(bk):
             self._write(st, np.frombuffer(seg_members, dtype=np.int64), bs, bf, br, bk)
             members.extend(seg_members)

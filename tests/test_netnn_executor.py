@@ -13,7 +13,7 @@ from ssloserve.netnn.executor import DataPlane, decode_frame, encode_frame, exec
 from ssloserve.netnn.experiment import flow_detector, packet_detector
 from ssloserve.netnn.mapper import partition
 from ssloserve.netnn.quantize import IntegerModel, random_integer_model
-from ssloserve.netnn.switch import BMV2, TOFINO
+from ssloserve.netnn.switch import BMV2, NN_HEADER_BYTES, TOFINO
 
 needs_data = pytest.mark.skipif(not has_data("nids"), reason="needs $SSLOSERVE_DATA/nids")
 
@@ -131,8 +131,13 @@ def test_executor_equals_model_on_random_models(seed, conv, spec, widths, order)
     except MappingError:  # a model that does not fit is fine here; its error is tested elsewhere
         return
     x = rng.integers(0, 256, (int(rng.integers(1, 30)), length)).astype(np.uint8)
-    r = execute(plan, m, x, order=order, seed=seed)
+    r = execute(plan, m, x, order=order, seed=seed, trace=True)
     assert np.array_equal(r.logits, m.forward(x))
+    # the Mapper's header accounting is what the frames really carry, layer by layer
+    sent = r.trace.groupby("layer")["value bytes"].max().to_dict()
+    for li, parts in enumerate(plan.layers):
+        assert sent[li] + NN_HEADER_BYTES == max(p.usage["header out"] for p in parts)
+        assert sent[li] + NN_HEADER_BYTES <= plan.limits()["header bytes"]
 
 
 @needs_data

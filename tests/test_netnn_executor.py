@@ -85,6 +85,23 @@ def test_results_come_from_the_frames_and_the_loaded_weights():
     assert np.array_equal(m.forward(x), ref)  # the switches hold copies; the model is untouched
 
 
+def test_bad_inputs_are_refused_clearly():
+    m = random_integer_model([4, 3, 1], seed=0)
+    net = DataPlane(partition(m, widths=[1, 2, 1]), m)
+    x = np.zeros((2, 4), np.uint8)
+    with pytest.raises(ValueError, match=r"\(samples, 4\)"):
+        net.run(np.zeros((2, 5), np.uint8))
+    with pytest.raises(ValueError, match="8-bit"):
+        net.run(np.full((2, 4), 300))
+    with pytest.raises(ValueError, match="order"):
+        net.run(x, order="random")
+    with pytest.raises(ValueError, match="in_flight"):
+        net.run(x, in_flight=-1)
+    other = random_integer_model([5, 3, 1], seed=0)
+    with pytest.raises(MappingError, match="different architecture"):
+        DataPlane(partition(m, widths=[1, 2, 1]), other)
+
+
 def test_registers_are_reset_between_samples():
     m = random_integer_model([5, 6, 4, 1], seed=2)
     net = DataPlane(partition(m, widths=[1, 3, 2, 1]), m)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import TraceFormatError
+from ..errors import MappingError, TraceFormatError
 from .mapper import PartitionPlan, split_units
 from .quantize import ACT_MAX, IntegerModel
 from .switch import NN_HEADER_BYTES
@@ -118,8 +118,12 @@ def configure(plan: PartitionPlan, model: IntegerModel) -> list[SwitchConfig]:
     ['s0', 's1_0', 's1_1', 's2']
     """
     shapes = plan.shapes
-    if [s for s in shapes] != model.architecture:
-        raise ValueError("the plan was made for a different architecture than this model")
+    if list(shapes) != model.architecture:
+        raise MappingError(
+            "the plan was made for a different architecture than this model: "
+            f"{[s.name for s in shapes]} vs {[s.name for s in model.architecture]}; "
+            "partition(model, spec) makes a plan for it"
+        )
     out = []
     n = len(shapes)
     for li, parts in enumerate(plan.layers):
@@ -281,9 +285,19 @@ class DataPlane:
         in_flight : samples injected before waiting for results (at most the sample slots)
         trace : record every frame (switch, sample, layer, part, bytes)
         """
-        x = np.asarray(x_u8, dtype=np.uint8).reshape(len(x_u8), -1)
+        if order not in ("fifo", "shuffle"):
+            raise ValueError(f"order must be 'fifo' or 'shuffle', got {order!r}")
         slots = self.plan.spec.sample_slots
+        if in_flight is not None and in_flight < 1:
+            raise ValueError(f"in_flight must be at least 1, got {in_flight}")
         in_flight = min(in_flight or slots, slots)
+        n_in = self.plan.shapes[0].out_values
+        x = np.asarray(x_u8)
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise ValueError(f"inputs must be (samples, {n_in}) 8-bit codes, got shape {x.shape}")
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise ValueError("inputs must be 8-bit codes (0..255)")
+        x = x.astype(np.uint8)
         rng = np.random.default_rng(seed)
         logits = np.zeros(len(x), np.int64)
         done = np.zeros(len(x), bool)

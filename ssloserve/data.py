@@ -30,12 +30,25 @@ SOURCES: dict[str, str] = {
 
 
 def _source_for(relpath: str) -> str:
-    best = ""
-    for key in SOURCES:
-        top = key.split("/")[0]
-        if relpath.startswith(key) or (relpath.startswith(top) and len(top) > len(best)):
-            best = key if relpath.startswith(key) else (best or key)
-    return SOURCES.get(best, "see the SOURCE.md files of the ssloserve data folder")
+    """The public source of a data file: the longest key of SOURCES it starts with, else the
+    first key of its top folder.
+
+    Examples
+    --------
+    >>> _source_for("network/norway_hsdpa_cooked/norway_bus_1") == SOURCES["network/norway"]
+    True
+    >>> _source_for("network/other.csv") == SOURCES["network/belgium"]
+    True
+    >>> _source_for("elsewhere/x")
+    'see the SOURCE.md files of the ssloserve data folder'
+    """
+    keys = [k for k in SOURCES if relpath.startswith(k)]
+    if not keys:
+        top = relpath.split("/")[0]
+        keys = [k for k in SOURCES if k.split("/")[0] == top][:1]
+    if not keys:
+        return "see the SOURCE.md files of the ssloserve data folder"
+    return SOURCES[max(keys, key=len)]
 
 
 def _candidates() -> list[Path]:

@@ -6,8 +6,9 @@ InferLine-like planner; ``ssloserve run --runtime emu`` runs the same for 10 s o
 processes (well under 20 s). The trace is the real Twitter segment when the data is
 present, else its seeded synthetic twin (the output says which).
 
-(``ssloserve profile`` will measure a model with the emulator's profiler once
-``ssloserve.runtime.emu.profile`` exists; until then the subcommand is absent.)
+``ssloserve profile`` measures a model's latency over a batch x cores grid on this machine
+under the emulator's enforced core limits and prints the table and the fitted l(b, c)
+(:func:`ssloserve.runtime.emu.profile.profile_model`).
 """
 
 from __future__ import annotations
@@ -138,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--cold-start-s", type=float, default=None, help="default: RunOptions'")
     r.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    pr = sub.add_parser(
+        "profile",
+        help="measure a model over batch x cores and fit l(b, c)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    pr.add_argument("--model", default="resnet_tiny18", help="a torch variant of the emulator")
+    pr.add_argument("--batches", default="1,2,4", help="comma-separated batch sizes")
+    pr.add_argument(
+        "--cores", default=None, help="comma-separated core counts (default: 1 and this machine's)"
+    )
+    pr.add_argument("--repeats", type=int, default=3, help="timed runs per point")
+    pr.add_argument("--core-limit", default="auto", help="core-limit backend of the emulator")
     return p
 
 
@@ -188,12 +201,50 @@ def _run(args) -> int:
     return 0
 
 
+def _numbers(text: str, kind=float) -> list:
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SsloserveError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _profile(args) -> int:
+    from .runtime.emu.limits import machine_cores
+    from .runtime.emu.profile import profile_model
+
+    batches = _numbers(args.batches, int)
+    m = machine_cores()
+    cores = _numbers(args.cores) if args.cores else sorted({1.0, float(m)} | {0.5})
+    print(f"profiling {args.model}: batches {batches} x cores {cores}", flush=True)
+    res = profile_model(
+        args.model, batches, cores, repeats=args.repeats, core_limit=args.core_limit
+    )
+    print(res.table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    fit = res.latency
+    print(
+        summary_table(
+            {
+                "gamma": fit.gamma,
+                "delta": fit.delta,
+                "epsilon": fit.epsilon,
+                "eta": fit.eta,
+                "mape_pct": fit.mape,
+                "cold_start_s": res.cold_start_s,
+            },
+            {"core_limit": res.backend},
+        )
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``ssloserve`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "profile":
+            return _profile(args)
     except SsloserveError as e:
         print(f"ssloserve: error: {e}", file=sys.stderr)
         return 2

@@ -97,3 +97,20 @@ def test_emu_runtime_is_wired_to_the_emulator_package():
     if not hasattr(emu, "emulate"):
         pytest.skip("ssloserve.runtime.emu.emulate has not landed yet")
     assert callable(emu.emulate)
+
+
+def test_actuation_defaults_are_the_emulator_measurements():
+    import json
+
+    from ssloserve.data import project_data_path
+    from ssloserve.runtime import api
+
+    o = RunOptions()
+    assert (o.cold_start_s, o.resize_delay_ms) == (api.EMU_COLD_START_S, api.EMU_RESIZE_DELAY_MS)
+    path = project_data_path("emu_costs.json")
+    if not path.exists():
+        pytest.skip("data/emu_costs.json has not been measured in this checkout")
+    raw = json.loads(path.read_text())
+    assert o.resize_delay_ms == raw["resize_delay_ms"]["median"]
+    assert o.cold_start_s in raw["cold_start_s"].values()
+    assert api.EMU_COSTS_SOURCE == "data/emu_costs.json"

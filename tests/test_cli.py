@@ -91,3 +91,15 @@ def test_console_entry_point_runs():
         check=True,
     ).stdout
     assert "violation_pct" in out
+
+
+@pytest.mark.emu
+def test_profile_measures_and_fits(capsys):
+    assert main(["profile", "--batches", "1,2", "--cores", "0.5,1", "--repeats", "1"]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert {"gamma", "delta", "epsilon", "eta", "mape_pct", "core_limit"} <= set(rows)
+
+
+def test_profile_bad_grid_is_a_clean_error(capsys):
+    assert main(["profile", "--batches", "1,two"]) == 2
+    assert "comma-separated numbers" in capsys.readouterr().err

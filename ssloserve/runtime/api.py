@@ -25,6 +25,7 @@ __all__ = [
     "SERVICE_KINDS",
     "EMU_COLD_START_S",
     "EMU_RESIZE_DELAY_MS",
+    "EMU_COSTS_SOURCE",
     "workload_arrays",
     "initial_config",
     "checked_config",
@@ -36,13 +37,32 @@ RUNTIMES = ("sim", "emu")
 #: Service-time models of the simulator (the emulator measures real service times).
 SERVICE_KINDS = ("deterministic", "exponential", "lognormal")
 
-#: Cold start of a new replica (s): the emulator's spawn + torch import + model load on
-#: this class of machine (spawned Python process importing torch, about 1.5-2.5 s). The
-#: simulator's default, so sim and emu agree unless told otherwise.
-EMU_COLD_START_S = 2.0
-#: In-place vertical resize (ms): a cgroup write plus changing the torch thread count at
-#: the next batch boundary in the emulator.
-EMU_RESIZE_DELAY_MS = 5.0
+
+def _measured_costs(name: str = "emu_costs.json") -> tuple[float, float, str]:
+    """The emulator's measured cold start (s) and resize delay (ms), read from the project's
+    ``data/emu_costs.json`` (written by ``benchmarks/bench_emu.py --costs``: the slowest
+    torch-model cold start and the median in-place resize, as
+    ``ssloserve.runtime.emu.profile.emu_costs`` reads them), else the values it recorded
+    on the 2-core development machine."""
+    import json
+
+    from ..data import project_data_path
+
+    try:
+        raw = json.loads(project_data_path(name).read_text())
+        cold = raw["cold_start_s"]
+        torch_like = [v for k, v in cold.items() if k not in ("sleep", "burn")]
+        cold_s = float(max(torch_like) if torch_like else max(cold.values()))
+        resize_ms = float(raw["resize_delay_ms"]["median"])
+        return cold_s, resize_ms, f"data/{name}"
+    except (OSError, KeyError, TypeError, ValueError):
+        return 1.76, 0.145, "recorded 2026-11-28 (data/emu_costs.json absent)"
+
+
+#: Defaults of ``cold_start_s`` and ``resize_delay_ms``: what the emulator measured (a spawned
+#: replica process importing torch and loading its model; a cgroup write plus a thread-count
+#: change), so the simulator and the emulator agree unless told otherwise.
+EMU_COLD_START_S, EMU_RESIZE_DELAY_MS, EMU_COSTS_SOURCE = _measured_costs()
 
 
 @dataclass(frozen=True)
@@ -61,8 +81,10 @@ class RunOptions:
     service : ``"deterministic"`` (l(b, c) exactly), ``"exponential"`` (mean l(b, c)) or
         ``"lognormal"`` (mean l(b, c), coefficient of variation ``service_cv``)
     service_cv : noise of ``"lognormal"`` service (e.g. the emulator's measured spread)
-    cold_start_s : delay before a new replica (scale-out, variant switch) serves
-    resize_delay_ms : delay before a vertical resize takes effect
+    cold_start_s : delay before a new replica (scale-out, variant switch) serves; default
+        the emulator's measured value (:data:`EMU_COLD_START_S`)
+    resize_delay_ms : delay before a vertical resize takes effect; default the emulator's
+        measured value (:data:`EMU_RESIZE_DELAY_MS`)
     node_cores : cores the machine has; a change that needs more is infeasible and
         recorded as such. None: ``10**6`` in the simulator, ``os.cpu_count()`` in the emulator
     progress : show a progress bar: None (auto: once the run has taken 2 s of wall time),

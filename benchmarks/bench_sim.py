@@ -12,6 +12,8 @@ Cases (same arrivals for both; SimPy models in ``benchmarks/simpy_models.py``):
 - ``batching``: one server taking up to 8 queued requests, l(k) = 2 + 1.5 k ms, rho ~ 0.8
 - ``EDF+drop``: one EDF server at 1.2x overload dropping requests that cannot finish
   (SimPy: a process per request on a ``PriorityResource``, the textbook way)
+- ``EDF+drop mixed``: the same with budgets of 50, 100 or 200 ms at random (with one
+  budget EDF order is arrival order and the simulator skips the heap; here it cannot)
 - ``EDF+drop (1 process)``: the same against a hand-optimised SimPy model (one server
   process and a heap; a dropped request costs SimPy nothing), for a harder comparison
 
@@ -80,10 +82,17 @@ def run_simpy(name: str, a: np.ndarray, seed: int = 2):
     if name == "batching":
         by_k = [0.0] + [(2.0 + 1.5 * k) / 1000 for k in range(1, 9)]
         return simpy_models.batching(a, by_k, 8, 1)
-    d = a + 0.1
-    if name == "EDF+drop":
-        return simpy_models.edf_drop(a, d, 1 / MU, 1)
-    return simpy_models.edf_drop_one_process(a, d, 1 / MU, 1)
+    d = a + budgets_s(name, len(a))
+    if name == "EDF+drop (1 process)":
+        return simpy_models.edf_drop_one_process(a, d, 1 / MU, 1)
+    return simpy_models.edf_drop(a, d, 1 / MU, 1)
+
+
+def budgets_s(name: str, n: int):
+    """100 ms for everyone, or (``mixed``) 50, 100 or 200 ms at random."""
+    if name == "EDF+drop mixed":
+        return np.random.default_rng(3).choice([0.05, 0.1, 0.2], n)
+    return np.full(n, 0.1)
 
 
 def run_ours(name: str, a: np.ndarray, fast: bool, seed: int = 2):
@@ -102,7 +111,7 @@ def run_ours(name: str, a: np.ndarray, fast: bool, seed: int = 2):
     else:
         p, pol = _one(LatencyModel(0, 0, 0, 1000 / MU))
         opts = RunOptions(queue="edf", drop="cannot_finish", progress=False)
-        w = Workload(a, 100.0, 0)
+        w = Workload(a, budgets_s(name, len(a)) * 1000.0, 0)
     return simulate(p, w, pol, opts, fast=fast)
 
 
@@ -114,7 +123,14 @@ def timed(fn):
 
 def bench_cases(rounds: int, n_ours: int, n_simpy: int, n_events: int):
     rows = []
-    for name in ("M/M/1", "M/M/4", "batching", "EDF+drop", "EDF+drop (1 process)"):
+    for name in (
+        "M/M/1",
+        "M/M/4",
+        "batching",
+        "EDF+drop",
+        "EDF+drop mixed",
+        "EDF+drop (1 process)",
+    ):
         a_s = case_inputs(name, n_simpy)
         a_o = case_inputs(name, n_ours)
         a_e = case_inputs(name, n_events)

@@ -88,3 +88,23 @@ def test_fast_path_equals_event_loop(case):
     assert (fast.meta["path"], loop.meta["path"]) == ("fast", "events")
     _compare(fast, loop)
     assert len(fast) == len(w) and fast.counts()["served"] > 0
+
+
+@pytest.mark.parametrize("drop", ["never", "cannot_finish", "k_slo"])
+@pytest.mark.parametrize("n_stages", [1, 2])
+def test_edf_with_one_budget_is_fifo_and_the_fast_path_agrees(drop, n_stages):
+    """One budget for every request: EDF order is arrival order (the fast path then skips
+    the heap); the event loop, which keeps the heap, must agree exactly."""
+    p = _pipeline(n_stages)
+    w = Workload.from_rates(np.random.default_rng(8).poisson(140, 30), seed=4, slo_ms=120.0)
+    cfg = Config({s: StageConfig(p.stage(s).variants[0].name, 2, 1.0, 3) for s in p.order})
+    from ssloserve.policies import Static
+
+    opts = RunOptions(queue="edf", drop=drop, service="exponential", seed=9, k_slo=1.5)
+    fast = simulate(p, w, Static(cfg), opts, fast=True)
+    loop = simulate(p, w, Static(cfg), opts, fast=False)
+    _compare(fast, loop)
+    fifo = simulate(p, w, Static(cfg), opts.replace(queue="fifo"), fast=False)
+    if n_stages == 1:  # at the first stage EDF with one budget is FIFO, even in the loop
+        _compare(fast, fifo)
+    assert fast.counts()["served"] > 0

@@ -83,12 +83,15 @@ def drop_threshold_s(drop: str, arrival_s, deadline_s, k_slo: float = 2.0) -> np
     return d
 
 
+_SLOTS = ("deadline_s", "_thr", "_cf", "_reason", "dropped", "dropped_reason")
+
+
 class _Base:
     """Shared drop logic. ``dropped`` and ``dropped_reason`` collect the dropped requests."""
 
-    __slots__ = ("deadline_s", "_thr", "_cf", "_reason", "dropped", "dropped_reason")
+    __slots__ = ()
 
-    def __init__(self, deadline_s, drop: str = "never", threshold_s=None, *, k_slo: float = 2.0):
+    def _setup(self, deadline_s, drop: str = "never", threshold_s=None, *, k_slo: float = 2.0):
         if drop not in DROP_RULES:
             raise ConfigError(f"unknown drop rule {drop!r}; choose one of {DROP_RULES}")
         self.deadline_s = deadline_s
@@ -123,7 +126,7 @@ class _Base:
         return out
 
 
-class FifoQueue(_Base):
+class FifoQueue(_Base, deque):
     """First in, first out.
 
     Parameters
@@ -143,22 +146,23 @@ class FifoQueue(_Base):
     ([1], 0)
     """
 
-    __slots__ = ("_q",)
+    # a deque underneath: push and len() run at C speed in the simulator's hot loop
+    __slots__ = _SLOTS
 
     def __init__(self, deadline_s, drop: str = "never", threshold_s=None, *, k_slo: float = 2.0):
-        super().__init__(deadline_s, drop, threshold_s, k_slo=k_slo)
-        self._q: deque[int] = deque()
+        deque.__init__(self)
+        self._setup(deadline_s, drop, threshold_s, k_slo=k_slo)
 
-    def push(self, i: int) -> None:
-        """Add request ``i`` at the tail."""
-        self._q.append(i)
+    #: Add request ``i`` at the tail.
+    push = deque.append
 
-    def __len__(self) -> int:
-        return len(self._q)
+    @property
+    def _q(self):
+        return self
 
     def ids(self) -> list[int]:
         """The queued request indices, head first."""
-        return list(self._q)
+        return list(deque.__iter__(self))
 
     def take(self, b: int, now_s: float, service_s=0.0) -> list[int]:
         """Up to ``b`` requests from the head, dropping those the rule rejects.
@@ -166,7 +170,7 @@ class FifoQueue(_Base):
         ``service_s`` is the service time (s) of the batch (a number, or a sequence indexed
         by batch size); only ``cannot_finish`` uses it, for a batch of ``min(b, len(self))``.
         """
-        q = self._q
+        q = self
         n = len(q)
         if n == 0:
             return []
@@ -174,7 +178,7 @@ class FifoQueue(_Base):
         thr = self._thr
         pop = q.popleft
         if thr is None:
-            return [pop() for _ in range(k)]
+            return [pop()] if k == 1 else [pop() for _ in range(k)]
         limit = self._limit(k, now_s, service_s)
         out: list[int] = []
         while q and len(out) < b:
@@ -187,16 +191,19 @@ class FifoQueue(_Base):
 
     def drain(self) -> list[int]:
         """Remove and return every queued request."""
-        out = list(self._q)
-        self._q.clear()
+        out = self.ids()
+        self.clear()
         return out
 
     def deadlines(self) -> np.ndarray:
         """Deadlines (s) of the queued requests, head first."""
-        return np.asarray([self.deadline_s[i] for i in self._q], dtype=float)
+        return np.asarray([self.deadline_s[i] for i in self.ids()], dtype=float)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} queued)"
 
 
-class ArrivalQueue(FifoQueue):
+class ArrivalQueue(_Base):
     """A FIFO queue of requests that arrive in index order (0, 1, 2, ...): the first stage.
 
     ``push(i)`` only moves the tail, so it costs no memory per request. Same semantics as
@@ -210,10 +217,10 @@ class ArrivalQueue(FifoQueue):
     ([0, 1], [2])
     """
 
-    __slots__ = ("head", "tail")
+    __slots__ = _SLOTS + ("head", "tail")
 
     def __init__(self, deadline_s, drop: str = "never", threshold_s=None, *, k_slo: float = 2.0):
-        super().__init__(deadline_s, drop, threshold_s, k_slo=k_slo)
+        self._setup(deadline_s, drop, threshold_s, k_slo=k_slo)
         self.head = 0
         self.tail = 0
 
@@ -259,7 +266,7 @@ class ArrivalQueue(FifoQueue):
         return np.asarray(self.deadline_s[self.head : self.tail], dtype=float)
 
 
-class EdfQueue(_Base):
+class EdfQueue(_Base, list):
     """Earliest deadline first (ties: lower index first).
 
     Examples
@@ -276,23 +283,26 @@ class EdfQueue(_Base):
     ([1], [2])
     """
 
-    __slots__ = ("_h",)
+    # a list underneath (the heap of (deadline, index)): len() runs at C speed
+    __slots__ = _SLOTS
 
     def __init__(self, deadline_s, drop: str = "never", threshold_s=None, *, k_slo: float = 2.0):
-        super().__init__(deadline_s, drop, threshold_s, k_slo=k_slo)
-        self._h: list[tuple[float, int]] = []
+        list.__init__(self)
+        self._setup(deadline_s, drop, threshold_s, k_slo=k_slo)
 
     def push(self, i: int) -> None:
-        heapq.heappush(self._h, (float(self.deadline_s[i]), i))
-
-    def __len__(self) -> int:
-        return len(self._h)
+        """Add request ``i`` (ordered by its deadline, then its index)."""
+        heapq.heappush(self, (float(self.deadline_s[i]), i))
 
     def ids(self) -> list[int]:
-        return [i for _, i in sorted(self._h)]
+        """The queued request indices, earliest deadline first."""
+        return [i for _, i in sorted(list.__iter__(self))]
+
+    def __repr__(self) -> str:
+        return f"EdfQueue({len(self)} queued)"
 
     def take(self, b: int, now_s: float, service_s=0.0) -> list[int]:
-        h = self._h
+        h = self
         n = len(h)
         if n == 0:
             return []
@@ -313,11 +323,11 @@ class EdfQueue(_Base):
 
     def drain(self) -> list[int]:
         out = self.ids()
-        self._h.clear()
+        self.clear()
         return out
 
     def deadlines(self) -> np.ndarray:
-        return np.asarray(sorted(d for d, _ in self._h), dtype=float)
+        return np.asarray(sorted(d for d, _ in list.__iter__(self)), dtype=float)
 
 
 def make_queue(kind: str, deadline_s, drop: str = "never", threshold_s=None, *, k_slo=2.0):

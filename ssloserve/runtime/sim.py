@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import ProfileError
 from ..pipeline import Config, Pipeline, StageConfig
-from ..queues import ArrivalQueue, drop_threshold_s, make_queue
+from ..queues import drop_threshold_s, make_queue
 from .api import RunOptions, checked_config, initial_config, workload_arrays
 from .observation import Observation
 from .result import DROPPED, LATE, PENDING, REASONS, SERVED, RequestLog, Result
@@ -175,10 +175,7 @@ class _Sim:
         for name in pipeline.order:
             s = _St()
             s.name, s.stage = name, pipeline.stage(name)
-            if name == pipeline.source and opts.queue == "fifo":
-                s.q = ArrivalQueue(d, opts.drop, self.thr, k_slo=opts.k_slo)
-            else:
-                s.q = make_queue(opts.queue, d, opts.drop, self.thr, k_slo=opts.k_slo)
+            s.q = make_queue(opts.queue, d, opts.drop, self.thr, k_slo=opts.k_slo)
             s.idle, s.reps = [], []
             s.b, s.variant, s.cores = 1, s.stage.variants[0].name, s.stage.variants[0].cores
             s.gather_until = INF
@@ -964,6 +961,7 @@ class _Sim:
         src = self.src
         srcq = src.q
         chunk = a[:_CHUNK].tolist()
+        clen = len(chunk)
         base = 0
         ai = 0
         ta = chunk[0] if n else INF
@@ -990,8 +988,6 @@ class _Sim:
                         st.b_rep.append(rep.rid)
                         st.b_k.append(len(batch))
                         st.b_acc.append(rep.acc)
-                        if len(st.m_idx) > _FLUSH:
-                            self.flush(st)
                         rep.busy = False
                         rep.batch = None
                         for s2 in st.succ:
@@ -1051,17 +1047,22 @@ class _Sim:
                     srcq.push(ai)
                     ai += 1
                     j = ai - base
-                    if j < len(chunk):
+                    if j < clen:
                         ta = chunk[j]
                     else:
                         base = ai
                         chunk = a[ai : ai + _CHUNK].tolist()
+                        clen = len(chunk)
                         ta = chunk[0] if chunk else INF
                     if src.idle:
                         dispatch(src, t)
                 else:
                     break
                 it += 1
+                if not it & 0x7FFF:
+                    for st in self.st.values():
+                        if len(st.m_idx) > _FLUSH:
+                            self.flush(st)
                 if not it & 0x7FFF and progress is not False:
                     if bar is None and time.perf_counter() - wall0 > 2.0:
                         bar = _bar(self.horizon)

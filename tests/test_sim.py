@@ -387,3 +387,14 @@ def test_progress_bar_when_asked(capsys):
     assert "sim" in capsys.readouterr().err
     run(one_stage(), w, StepPolicy(cfg1(), cfg1(2), 10.0), progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_variant_switch_that_does_not_fit_keeps_the_old_variant():
+    vs = (Variant("lo", 0.5, FLAT10), Variant("hi", 0.9, LatencyModel(0, 0, 0, 20.0)))
+    w = Workload.from_rates([30] * 10, seed=21, slo_ms=1000.0)
+    pol = StepPolicy(cfg1(2, cores=2.0, variant="lo"), cfg1(2, cores=2.0, variant="hi"), 3.0)
+    r = run(one_stage(variants=vs), w, pol, node_cores=5, cold_start_s=1.0)
+    check_accounting(r, len(w))
+    assert (r.requests["accuracy"] == 0.5).all()  # the old replicas kept serving
+    ev = r.events[r.events["kind"] == "variant"]
+    assert "infeasible" in set(ev["state"]) and "done" not in set(ev["state"])

@@ -270,11 +270,13 @@ class _Sim:
             if not initial:
                 g = _Group(self, t, st, "batch", f"batch {old}->{sc.batch}")
                 g.launched(t)
+        old_variant, retiring = st.variant, []
         if sc.variant != st.variant:
             g = _Group(self, t, st, "variant", f"{st.variant}->{sc.variant}")
             for r in st.reps:
                 if r.state in (STARTING, ACTIVE) and r.variant != sc.variant and not r.retiring:
                     r.retiring = True
+                    retiring.append(r)
                     heapq.heappush(heap, (t + self.opts.cold_start_s, next(cnt), EV_RETIRE, r))
             st.variant = sc.variant
             vgroup = g
@@ -316,6 +318,11 @@ class _Sim:
                 )
             if bad < want - m or not bad:
                 g.launched(t)
+            elif vgroup is not None:  # no new replica fits: keep the old variant serving
+                for r in retiring:
+                    r.retiring = False
+                st.variant = old_variant
+                return
         elif vgroup is not None:
             vgroup.launched(t)
         if m > want:
@@ -396,6 +403,8 @@ class _Sim:
         r.groups = [g for g in r.groups if r in g.pending]
 
     def on_retire(self, r: _Rep, t):
+        if not r.retiring:  # the switch was cancelled (its new replicas did not fit)
+            return
         if r.state == STARTING or (r.state == ACTIVE and not r.busy):
             self.stop(r, t)
         elif r.state == ACTIVE:

@@ -62,24 +62,30 @@ def router_overhead(rate: int = 200, seconds: int = 5) -> dict:
 
 
 def max_rate(
-    rates=(500, 1000, 2000, 4000, 8000, 12000, 16000, 24000, 32000),
+    rates=(500, 1000, 2000, 4000, 8000, 16000, 32000, 48000, 64000),
     seconds: int = 3,
     slo_ms: float = 100.0,
 ):
     """The highest rate served with no loss: every request served within ``slo_ms`` by two
-    zero-latency replicas (batches up to 16)."""
+    zero-latency replicas (batches up to 16). Each rate gets two tries (other programs on a
+    shared machine can only make a try worse); the ladder stops at the first rate that
+    loses requests in both."""
     p = zero_pipeline()
     rows = []
     best = 0
     for rate in rates:
         w = Workload.from_rates([rate] * seconds, seed=1, slo_ms=slo_ms)
         cfg = Config({"s": StageConfig("zero", 2, 1.0, 16)})
-        r, bg = background_cores(lambda w=w, cfg=cfg: emulate(p, w, Static(cfg)))
-        s = r.summary()
-        ok = s["served"] == len(r)
+        for attempt in (1, 2):  # noqa: B007 - recorded below
+            r, bg = background_cores(lambda w=w, cfg=cfg: emulate(p, w, Static(cfg)))
+            s = r.summary()
+            ok = s["served"] == len(r)
+            if ok:
+                break
         rows.append(
             {
                 "rate_rps": rate,
+                "try": attempt,
                 "requests": len(r),
                 "served": s["served"],
                 "late": s["late"],
@@ -152,7 +158,7 @@ def main(argv=None) -> int:
         )
     lines += [
         "",
-        "## Highest loss-free rate (two zero-latency replicas, batch <= 16, SLO 100 ms, 3 s per rate)",
+        "## Highest loss-free rate (two zero-latency replicas, batch <= 16, SLO 100 ms, 3 s per rate, two tries)",
         "",
         f"Highest rate with every request served on time: **{best} RPS**.",
         "",

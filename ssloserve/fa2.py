@@ -644,66 +644,53 @@ def chain_str(chain: Sequence) -> str:
     return " -> ".join(str(b) for b in chain)
 
 
-def _sp_decompose(h: nx.DiGraph, s, t) -> list:
-    """Series-parallel decomposition of the two-terminal DAG ``h`` (all nodes on s-t paths)."""
-    idom = nx.immediate_dominators(h, s)
-    cuts = [t]
-    while cuts[-1] != s:
-        cuts.append(idom[cuts[-1]])
-    cuts.reverse()
-    out: list = [s]
-    for u, w in zip(cuts[:-1], cuts[1:], strict=True):
-        inner = (nx.descendants(h, u) & nx.ancestors(h, w)) - {u, w}
-        if inner:
-            comps = [sorted(c, key=str) for c in nx.weakly_connected_components(h.subgraph(inner))]
-            if len(comps) == 1:
-                raise PipelineError(
-                    f"the pipeline is not series-parallel: stages {sorted(inner, key=str)} between "
-                    f"{u!r} and {w!r} neither form one chain nor split into independent parallel "
-                    "branches, so to_chain cannot turn it into a chain (plan each path's stages "
-                    "with brute_force instead)"
-                )
-            branches = []
-            for comp in comps:
-                sub = _sp_decompose(h.subgraph(set(comp) | {u, w}).copy(), u, w)
-                branches.append(tuple(sub[1:-1]))
-            branches.sort(key=lambda br: min(_order_key(h, x) for x in _flat(br)))
-            out.append(Parallel(tuple(branches)))
-        out.append(w)
+def _sp_decompose(order: nx.DiGraph, nodes: set, rank: Mapping[str, int]) -> list:
+    """Series-parallel decomposition of the stages ``nodes`` under the partial order ``order``.
+
+    ``order`` is the transitive closure of the pipeline (an edge ``x -> y`` whenever some
+    path leads from ``x`` to ``y``). Stages no path links to the rest fall apart into
+    parallel branches (the weakly connected components); otherwise they are in series if
+    they split into groups each wholly before the next (the components of the graph of
+    *unordered* pairs). Neither is the "N" that makes a DAG not series-parallel.
+    """
+    if len(nodes) == 1:
+        return [next(iter(nodes))]
+    sub = order.subgraph(nodes)
+    first = lambda part: min(rank[x] for x in part)  # noqa: E731
+    branches = sorted(nx.weakly_connected_components(sub), key=first)
+    if len(branches) > 1:
+        return [Parallel(tuple(tuple(_sp_decompose(order, br, rank)) for br in branches))]
+    groups = sorted(nx.connected_components(nx.complement(sub.to_undirected())), key=first)
+    if len(groups) == 1:
+        raise PipelineError(
+            f"the pipeline is not series-parallel: stages {sorted(nodes, key=rank.get)} neither "
+            "split into groups that each run wholly before the next nor into independent "
+            "parallel branches (they hold an 'N' such as a->c, a->d, b->d), so to_chain cannot "
+            "turn them into a chain (plan such a pipeline with brute_force instead)"
+        )
+    out: list = []
+    for grp in groups:
+        out.extend(_sp_decompose(order, grp, rank))
     return out
-
-
-def _flat(br):
-    for blk in br:
-        if isinstance(blk, Parallel):
-            yield from blk.stages
-        else:
-            yield blk
-
-
-def _order_key(h, x):
-    return h.graph["order"].index(x)
 
 
 def to_chain(pipeline: Pipeline) -> tuple:
     """Turn a series-parallel pipeline into a chain of stages and :class:`Parallel` blocks.
 
-    Edges implied by longer paths are dropped first (they add no latency constraint). Then
-    the stages every request must pass form the chain; what lies between two consecutive
-    ones splits into independent branches, decomposed the same way. For planning, a
+    The stages are read as a partial order (``x`` before ``y`` when a path leads from ``x``
+    to ``y``; edges implied by longer paths add nothing). Recursively, a set of stages is
+    either independent parallel branches (no path links one branch to another) or a
+    series of groups, each wholly before the next; the source-to-sink paths are then
+    exactly the series sums and parallel maxima of the blocks. For planning, a
     :class:`Parallel` block is one super-stage: latency the max over its branches, cost the
-    sum, dominated combinations pruned (see :func:`plan`).
+    sum, dominated combinations pruned (see :func:`plan`). Two fan-outs in a row with no
+    join between them (every branch of the first feeding every branch of the second) are
+    two parallel blocks one after the other.
 
     Raises
     ------
     PipelineError
-        When the DAG is not series-parallel (e.g. the "N" shape a->c, a->d, b->d).
-
-    Notes
-    -----
-    Parallel branches must meet at a stage (the join) before they fork again: two fan-outs
-    in a row with every branch of the first feeding every branch of the second (a complete
-    bipartite block) is refused; insert a zero-latency join stage between them.
+        When the DAG is not series-parallel (it holds the "N" a->c, a->d, b->d).
 
     Examples
     --------
@@ -714,18 +701,20 @@ def to_chain(pipeline: Pipeline) -> tuple:
     ...              [("a", "b"), ("a", "c"), ("c", "d"), ("b", "e"), ("d", "e"), ("a", "e")])
     >>> chain_str(to_chain(p))
     'a -> (b | c -> d) -> e'
+    >>> k = Pipeline([S(x) for x in "sabcdt"], [("s", "a"), ("s", "b"), ("a", "c"), ("a", "d"),
+    ...              ("b", "c"), ("b", "d"), ("c", "t"), ("d", "t")])
+    >>> chain_str(to_chain(k))
+    's -> (a | b) -> (c | d) -> t'
     >>> n = Pipeline([S(x) for x in "sabcdt"], [("s", "a"), ("s", "b"), ("a", "c"), ("a", "d"),
     ...              ("b", "d"), ("c", "t"), ("d", "t")])
     >>> to_chain(n)
     Traceback (most recent call last):
     ...
-    ssloserve.errors.PipelineError: the pipeline is not series-parallel: ...
+    ssloserve.errors.PipelineError: the pipeline is not series-parallel: stages ['a', 'b', 'c', 'd'] ...
     """
-    h = nx.transitive_reduction(pipeline.graph)
-    h.graph["order"] = list(pipeline.order)
-    if len(pipeline) == 1:
-        return (pipeline.source,)
-    return tuple(_sp_decompose(h, pipeline.source, pipeline.sink))
+    order = nx.transitive_closure_dag(pipeline.graph)
+    rank = {s: i for i, s in enumerate(pipeline.order)}
+    return tuple(_sp_decompose(order, set(pipeline.order), rank))
 
 
 # --------------------------------------------------------------------------------------
@@ -850,8 +839,6 @@ def plan(
     >>> cfg.cost == brute_force(p, 50.0, 300.0).cost
     True
     """
-    if not rate_rps > 0:
-        raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
     kw = dict(
         variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
     )
@@ -907,8 +894,6 @@ def brute_force(
     >>> cfg["a"].batch, cfg["a"].replicas
     (1, 2)
     """
-    if not rate_rps > 0:
-        raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
     kw = dict(
         variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
     )
@@ -992,8 +977,9 @@ def slo_split_plan(
     Raises
     ------
     InfeasibleError
-        When a stage has no configuration within its share (then the SLO is below the
-        batch-1 latency of the slowest path, reported as ``nearest_feasible``).
+        When some stage has no configuration within its share; ``nearest_feasible`` is the
+        smallest SLO at which every stage's share holds one of its configurations (at least
+        the smallest SLO of :func:`plan`, since a split plan is a plan).
 
     Examples
     --------
@@ -1004,9 +990,13 @@ def slo_split_plan(
     >>> p = Pipeline.chain(det, cls)
     >>> slo_split_plan(p, 50.0, 300.0).cost >= plan(p, 50.0, 300.0).cost
     True
+    >>> slo_split_plan(p, 50.0, 60.0, batches=[2, 4])   # batch-1 latencies 50 and 20 ms
+    Traceback (most recent call last):
+    ...
+    ssloserve.errors.InfeasibleError: per-stage SLO splitting: at SLO 60 ms stage 'detect' gets 42.8571 ms, less than its fastest configuration (90 ms at 50 RPS); the smallest feasible SLO for splitting is 157.5 ms
+    >>> plan(p, 50.0, 135.0, batches=[2, 4]).cost   # FA2 fits 90 + 45 ms
+    3.0
     """
-    if not rate_rps > 0:
-        raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
     kw = dict(
         variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
     )
@@ -1014,17 +1004,30 @@ def slo_split_plan(
     for s in pipeline.order:
         v = _variant(pipeline, s, variants)
         l1[s] = float(v.latency_ms(1, v.cores))
-    share = {s: math.inf for s in pipeline.order}
+    weight = {s: math.inf for s in pipeline.order}  # the stage's share per ms of SLO
     for p in pipeline.paths():
         tot = _path_sum(l1, p)
         for s in p:
-            share[s] = min(share[s], slo_ms * l1[s] / tot)
-    choice = {}
+            weight[s] = min(weight[s], l1[s] / tot)
+    choice, need, short = {}, 0.0, None
     for s in pipeline.order:
-        ok = [o for o in stage_options(pipeline, s, rate_rps, **kw) if o["latency_ms"] <= share[s]]
-        if not ok:
-            raise _infeasible_pipeline(pipeline, rate_rps, slo_ms, kw)
-        choice[s] = min(ok, key=lambda o: (o["cost"], o["latency_ms"]))
+        opts = stage_options(pipeline, s, rate_rps, **kw)
+        fastest = min(o["latency_ms"] for o in opts)
+        need = max(need, fastest / weight[s])
+        ok = [o for o in opts if o["latency_ms"] <= slo_ms * weight[s] + EPS_MS]
+        if ok:
+            choice[s] = min(ok, key=lambda o: (o["cost"], o["latency_ms"]))
+        elif short is None:
+            short = (s, slo_ms * weight[s], fastest)
+    if short is not None:
+        s, share, fastest = short
+        raise InfeasibleError(
+            f"per-stage SLO splitting: at SLO {slo_ms:g} ms stage {s!r} gets {share:.6g} ms, "
+            f"less than its fastest configuration ({fastest:.6g} ms at {rate_rps:g} RPS); the "
+            f"smallest feasible SLO for splitting is {need:.6g} ms",
+            constraint="slo_ms",
+            nearest_feasible=need,
+        )
     return _to_config(choice, pipeline.order)
 
 

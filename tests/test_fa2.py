@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import networkx as nx
@@ -87,6 +88,71 @@ def test_solve_chain_equals_brute_force(inst):
     )  # same tie-break: fastest of the cheapest
 
 
+@st.composite
+def boundary_chains(draw):
+    """Adversarial chains: latencies in thirds and eighths of a millisecond, rates whose
+    batch formation delays 1000 (b - 1) / lam are not whole (nor binary) numbers, few
+    distinct costs (many equally cheap plans), and an SLO within a hair of some plan's
+    latency summed in another order (within, just above or well above EPS_MS of it)."""
+    S = draw(st.integers(1, 4))
+    den = draw(st.sampled_from([3.0, 8.0]))
+    lat = []
+    for _ in range(S):
+        bs = draw(st.sets(st.integers(1, 6), min_size=1, max_size=4))
+        lat.append({b: draw(st.integers(1, 900)) / den for b in sorted(bs)})
+    rate = draw(st.sampled_from([3.0, 7.0, 12.5, 30.0, 1000.0 / 3.0, 0.7]))
+    cores = draw(
+        st.one_of(st.just(1), st.lists(st.sampled_from([0.5, 1.0, 2.0]), min_size=S, max_size=S))
+    )
+    picks = [draw(st.sampled_from(sorted(t))) for t in lat]
+    total = 0.0
+    for t, b in reversed(list(zip(lat, picks, strict=True))):
+        total += t[b] + fa2.batch_delay_ms(b, rate)
+    nudge = draw(st.sampled_from(["-5e-9", "-1e-10", "-ulp", "0", "+ulp", "+1e-10", "+5e-9"]))
+    if nudge.endswith("ulp"):
+        slo = math.nextafter(total, -math.inf if nudge[0] == "-" else math.inf)
+    else:
+        slo = total + float(nudge)
+    return lat, rate, slo, cores
+
+
+def _exact_oracle(lat, rate, slo, cores):
+    """Brute force in exact rational arithmetic, independent of fa2: (cost, latency) of the
+    cheapest plan (then the fastest), or None; feasibility within fa2.EPS_MS of the SLO."""
+    from fractions import Fraction as F
+
+    cs = [cores] * len(lat) if np.ndim(cores) == 0 else list(cores)
+    best = None
+    for combo in itertools.product(*(sorted(t.items()) for t in lat)):
+        L, cost = F(0), F(0)
+        for (b, l_ms), c in zip(combo, cs, strict=True):
+            q = F(rate) * F(l_ms) / (1000 * b)
+            n = max(1, math.ceil(q - F(1, 10**9)))  # fa2.replicas_needed's tolerance
+            L += F(l_ms) + F(1000 * (b - 1)) / F(rate)
+            cost += n * F(c)
+        if L <= F(slo) + F(fa2.EPS_MS) and (best is None or (cost, L) < best):
+            best = (cost, L)
+    return best
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(boundary_chains())
+def test_solve_chain_exact_at_the_slo_boundary(inst):
+    lat, rate, slo, cores = inst
+    want = _exact_oracle(lat, rate, slo, cores)
+    if want is None:
+        with pytest.raises(InfeasibleError) as e:
+            fa2.solve_chain(lat, rate, slo, cores)
+        fastest = sum(min(t[b] + fa2.batch_delay_ms(b, rate) for b in t) for t in lat)
+        assert e.value.nearest_feasible == pytest.approx(fastest, rel=1e-12)
+        fa2.solve_chain(lat, rate, e.value.nearest_feasible, cores)
+        return
+    got = fa2.solve_chain(lat, rate, slo, cores)
+    _check_chain_plan(got, lat, rate, slo, cores)
+    assert got.cost == pytest.approx(float(want[0]), abs=1e-12)
+    assert got.latency_ms == pytest.approx(float(want[1]), rel=1e-12)
+
+
 @SETTINGS
 @given(chains())
 def test_grid_dp_is_feasible_never_better_and_exact_on_integer_grids(inst):
@@ -154,7 +220,8 @@ def test_ten_stage_chain_matches_brute_force_on_a_sample():
 
 @st.composite
 def _block(draw, depth, force=False):
-    """A stage, or parallel branches followed by their join stage (a fork needs a join)."""
+    """A stage, or parallel branches, usually followed by a join stage; without the join
+    the next block's stages take every branch's end as predecessor (fan-outs in a row)."""
     if depth == 0 or (not force and draw(st.integers(0, 2)) == 0):
         return ["stage"]
     branches = []
@@ -163,14 +230,21 @@ def _block(draw, depth, force=False):
         if draw(st.booleans()):
             br = br + ["stage"]
         branches.append(br)
-    return [("par", branches), "stage"]
+    return [("par", branches)] + (["stage"] if draw(st.booleans()) else [])
 
 
 @st.composite
-def pipelines(draw, max_stages=7):
-    struct = draw(_block(2, force=draw(st.integers(0, 4)) > 0))
+def pipelines(draw, max_stages=7, fanouts_in_a_row=False):
+    """Random series-parallel pipelines; ``fanouts_in_a_row``: two parallel blocks with no
+    join between them (every end of the first feeds every start of the second)."""
+    if fanouts_in_a_row:
+        struct = [draw(_block(1, force=True))[0], draw(_block(1, force=True))[0]]
+    else:
+        struct = draw(_block(draw(st.integers(1, 2)), force=draw(st.integers(0, 4)) > 0))
     if draw(st.booleans()):
-        struct += draw(_block(1))
+        struct += draw(_block(1, force=True))
+    if struct[-1] != "stage":
+        struct.append("stage")  # one sink
     names, edges = [], []
 
     def build(chain, preds):
@@ -214,10 +288,7 @@ def _config_ok(p, cfg, rate, slo):
         assert sc.replicas * v.throughput_rps(sc.batch, sc.cores) >= rate * (1 - 1e-9)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(pipelines())
-def test_plan_equals_brute_force_on_dags(inst):
-    """to_chain + the Pareto DP give the optimum of the DAG (every path constrained)."""
+def _plan_equals_brute_force(inst):
     p, rate, slo = inst
     try:
         want = fa2.brute_force(p, rate, slo)
@@ -232,6 +303,25 @@ def test_plan_equals_brute_force_on_dags(inst):
     _config_ok(p, got, rate, slo)
     assert got.cost == pytest.approx(want.cost)
     assert fa2.path_latency_ms(p, got, rate) == pytest.approx(fa2.path_latency_ms(p, want, rate))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pipelines())
+def test_plan_equals_brute_force_on_dags(inst):
+    """to_chain + the Pareto DP give the optimum of the DAG (every path constrained)."""
+    _plan_equals_brute_force(inst)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pipelines(max_stages=8, fanouts_in_a_row=True))
+def test_plan_equals_brute_force_with_fanouts_in_a_row(inst):
+    """Two parallel blocks with no join between them: to_chain still preserves the optimum."""
+    p = inst[0]
+    assert any(
+        isinstance(a, fa2.Parallel) and isinstance(b, fa2.Parallel)
+        for a, b in zip(fa2.to_chain(p)[:-1], fa2.to_chain(p)[1:], strict=True)
+    )
+    _plan_equals_brute_force(inst)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -343,6 +433,43 @@ def test_slo_split_is_feasible_and_never_cheaper():
         fa2.slo_split_plan(p, rate, 0.5 * l1)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pipelines(), st.sampled_from([None, [2, 3], [1, 3]]), st.sampled_from([None, (1, 2)]))
+def test_slo_split_follows_batch1_shares_and_reports_its_smallest_slo(inst, batches, cores):
+    """Shares proportional to the batch-1 latency (PAPERS.md 1); the InfeasibleError names the
+    smallest SLO at which splitting works, checked by bisection-free brackets around it."""
+    p, rate, slo = inst
+    kw = dict(batches=batches, cores_options=cores)
+    try:
+        cfg = fa2.slo_split_plan(p, rate, slo, **kw)
+    except InfeasibleError as e:
+        need = e.nearest_feasible
+        assert need > slo and "smallest feasible SLO" in str(e)
+        fa2.slo_split_plan(p, rate, need, **kw)  # feasible there
+        with pytest.raises(InfeasibleError):
+            fa2.slo_split_plan(p, rate, need * (1 - 1e-7), **kw)  # and not just below
+        # a split plan is a plan, so splitting never needs a smaller SLO than FA2
+        fa2.plan(p, rate, need, **kw)
+        return
+    _config_ok(p, cfg, rate, slo)
+    assert cfg.cost >= fa2.plan(p, rate, slo, **kw).cost
+    l1 = {s: p.stage(s).variant().latency_ms(1, p.stage(s).variant().cores) for s in p.order}
+    for s in p.order:
+        share = min(slo * l1[s] / sum(l1[x] for x in path) for path in p.paths() if s in path)
+        sc = cfg[s]
+        lat = p.stage(s).variant().latency_ms(sc.batch, sc.cores) + fa2.batch_delay_ms(
+            sc.batch, rate
+        )
+        assert lat <= share + 1e-6  # each stage within its own share
+        # and it is the cheapest configuration of the stage within that share
+        cheaper = [
+            o
+            for o in fa2.stage_options(p, s, rate, **kw)
+            if o["latency_ms"] <= share - 1e-6 and o["cost"] < sc.cost
+        ]
+        assert not cheaper
+
+
 def test_static_peak_plan_serves_the_peak():
     p = Pipeline.chain(_stage("a"), _stage("b"))
     cfg = fa2.static_peak_plan(p, [3, 50, 20], 300.0)
@@ -409,22 +536,64 @@ def test_p99_batch_delay_is_stricter_and_planned_exactly():
         assert got.cost >= fa2.plan(p, 40.0, slo).cost  # a stricter delay never makes it cheaper
 
 
-def test_to_chain_refuses_back_to_back_fanouts_without_a_join():
+def test_to_chain_handles_back_to_back_fanouts_without_a_join():
+    edges = [("s", "a"), ("s", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d")]
+    edges += [("c", "t"), ("d", "t")]
     p = Pipeline(
-        [_stage(x) for x in "sabcdt"],
-        [
-            ("s", "a"),
-            ("s", "b"),
-            ("a", "c"),
-            ("a", "d"),
-            ("b", "c"),
-            ("b", "d"),
-            ("c", "t"),
-            ("d", "t"),
-        ],
+        [_stage(x, LatencyModel(2.0, 3.0, 10.0, 1.0 + ord(x) % 7)) for x in "sabcdt"], edges
     )
-    with pytest.raises(PipelineError, match="not series-parallel"):
-        fa2.to_chain(p)
+    chain = fa2.to_chain(p)
+    assert fa2.chain_str(chain) == "s -> (a | b) -> (c | d) -> t"
+    for slo in (60.0, 150.0, 400.0):
+        try:
+            want = fa2.brute_force(p, 30.0, slo)
+        except InfeasibleError:
+            with pytest.raises(InfeasibleError):
+                fa2.plan(p, 30.0, slo)
+            continue
+        got = fa2.plan(p, 30.0, slo)
+        assert got.cost == want.cost
+        assert fa2.path_latency_ms(p, got, 30.0) == pytest.approx(
+            fa2.path_latency_ms(p, want, 30.0)
+        )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(pipelines(max_stages=8), st.data())
+def test_to_chain_refuses_exactly_the_n_shape(inst, data):
+    """Adding an edge that makes an 'N' (a->c, a->d, b->d, b and c unordered) is refused;
+    to_chain accepts every DAG the strategy builds (all series-parallel)."""
+    p, _, _ = inst
+    fa2.to_chain(p)
+    tc = nx.transitive_closure_dag(p.graph)
+    pairs = [(x, y) for x in p.order for y in p.order if x != y and not tc.has_edge(x, y)]
+    pairs = [(x, y) for x, y in pairs if not tc.has_edge(y, x)]
+    assume(pairs)
+    x, y = data.draw(st.sampled_from(pairs))
+    q = Pipeline([p.stage(s) for s in p.order], list(p.graph.edges) + [(x, y)])
+    # the oracle: a partial order is series-parallel exactly when no four stages form an
+    # induced N (Valdes, Tarjan and Lawler 1982)
+    closure = nx.transitive_closure_dag(q.graph)
+    has_n = any(
+        closure.has_edge(a, c)
+        and closure.has_edge(a, d)
+        and closure.has_edge(b, d)
+        and not closure.has_edge(b, c)
+        and not closure.has_edge(a, b)
+        and not closure.has_edge(b, a)
+        and not closure.has_edge(c, d)
+        and not closure.has_edge(d, c)
+        for a in q.order
+        for b in q.order
+        for c in q.order
+        for d in q.order
+        if len({a, b, c, d}) == 4
+    )
+    if has_n:
+        with pytest.raises(PipelineError, match="not series-parallel"):
+            fa2.to_chain(q)
+    else:
+        fa2.to_chain(q)
 
 
 def test_systems_builds_the_five_policies_alike():

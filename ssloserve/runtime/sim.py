@@ -182,6 +182,7 @@ class _Sim:
             s.bmax = s.stage.max_batch
             s.next_rid = 0
             s.last_state = "done"
+            # per finished batch: start, finish, replica, size, accuracy; members in m_idx
             s.m_idx, s.b_start, s.b_fin, s.b_rep, s.b_k, s.b_acc = [], [], [], [], [], []
             s.join = None
             s.draw = _noise_source(opts, len(self.st))
@@ -457,13 +458,14 @@ class _Sim:
             return
         idx = np.array(st.m_idx, dtype=np.int64)
         k = np.array(st.b_k, dtype=np.int64)
-        cols = self.log.stage_cols[st.name]
-        cols["start_s"][idx] = np.repeat(np.array(st.b_start), k)
-        cols["finish_s"][idx] = np.repeat(np.array(st.b_fin), k)
-        cols["replica"][idx] = np.repeat(np.array(st.b_rep, dtype=np.int32), k)
-        cols["batch"][idx] = np.repeat(k.astype(np.int16), k)
-        self.log.accuracy[idx] *= np.repeat(np.array(st.b_acc), k)
+        b_start, b_fin, b_rep, b_acc = st.b_start, st.b_fin, st.b_rep, st.b_acc
         st.m_idx, st.b_start, st.b_fin, st.b_rep, st.b_k, st.b_acc = [], [], [], [], [], []
+        cols = self.log.stage_cols[st.name]
+        cols["start_s"][idx] = np.repeat(np.array(b_start), k)
+        cols["finish_s"][idx] = np.repeat(np.array(b_fin), k)
+        cols["replica"][idx] = np.repeat(np.array(b_rep, dtype=np.int32), k)
+        cols["batch"][idx] = np.repeat(k.astype(np.int16), k)
+        self.log.accuracy[idx] *= np.repeat(np.array(b_acc), k)
 
     # ---------------------------------------------------------------- the fast path
     def fast_ok(self) -> bool:
@@ -1018,9 +1020,38 @@ class _Sim:
                             if s2.idle:
                                 dispatch(s2, t)
                         if rep.state == ACTIVE:
-                            heappush(st.idle, (t, rep.rid, rep))
-                            if len(st.q):
-                                dispatch(st, t)
+                            q = st.q
+                            if q and not delay:
+                                # no other replica of this stage is idle (it would have
+                                # taken the queue), so this one takes the next batch
+                                batch = q.take(st.b, t, rep.exp)
+                                if q.dropped:
+                                    di, dr = q.take_dropped()
+                                    drop_idx.extend(di)
+                                    drop_reason.extend(dr)
+                                    if dag:
+                                        for i in di:
+                                            dead[i] = 1
+                                if batch:
+                                    if det:
+                                        svc = rep.tbl[len(batch)]
+                                    else:
+                                        j = st.ni
+                                        if j >= _CHUNK:
+                                            st.noise = st.draw()
+                                            j = 0
+                                        svc = rep.tbl[len(batch)] * st.noise[j]
+                                        st.ni = j + 1
+                                    rep.busy = True
+                                    rep.batch = batch
+                                    rep.bstart = t
+                                    heappush(heap, (t + svc, next(cnt), EV_DONE, rep))
+                                else:
+                                    heappush(st.idle, (t, rep.rid, rep))
+                            else:
+                                heappush(st.idle, (t, rep.rid, rep))
+                                if q:
+                                    dispatch(st, t)
                         elif rep.state == DRAINING:
                             self.stop(rep, t)
                     elif kind == EV_TICK:

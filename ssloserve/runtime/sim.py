@@ -12,6 +12,13 @@ l). A finished batch moves its requests to the next stages; a stage with several
 stages (a join) starts a request once all of them finished it. Records are kept per batch
 and written into the columnar :class:`~ssloserve.runtime.result.RequestLog` in chunks.
 
+Ties: at equal times events go before arrivals and events keep the order they were
+scheduled in. A ``Static`` policy on a chain with no batch delay takes a faster route with
+the same semantics: each stage in one pass over its arrivals, batch by batch (the Lindley
+recursion in closed form for one server and batch 1), the next stage's arrivals being this
+stage's completions in the order the event loop would process them
+(``tests/test_sim_fast.py`` checks the two agree record for record).
+
 Actuation follows DESIGN.md: a vertical resize happens in place after ``resize_delay_ms``
 (the batch in progress keeps its speed); a new replica (scale-out or a variant switch)
 serves after ``cold_start_s``; scale-in drains (a busy replica finishes its batch); a

@@ -105,6 +105,36 @@ WIDGETS_CONFIG = """/* ssloserve: the widget manager's fonts and styles live nex
   if (window.requirejs) {
     window.requirejs.config({ paths: paths });
   }
+  /* The widget manager typesets labels with MathJax 2's MathJax.Hub.Queue; the book loads
+     MathJax 3, which has no Hub ("Cannot read properties of undefined (reading 'Queue')").
+     Give every object that becomes window.MathJax (the config, then MathJax 3 itself) a
+     hidden Hub whose Queue forwards to MathJax 3's typesetPromise. */
+  function withHub(mj) {
+    if (mj && typeof mj === "object" && !mj.Hub) {
+      Object.defineProperty(mj, "Hub", {
+        configurable: true,
+        enumerable: false,
+        value: {
+          Queue: function (cmd) {
+            var m = window.MathJax, el = cmd && cmd[2];
+            if (m && typeof m.typesetPromise === "function" && el) {
+              m.typesetPromise([el]).catch(function () {});
+            }
+          },
+        },
+      });
+    }
+    return mj;
+  }
+  var mathjax = withHub(window.MathJax);
+  try {
+    Object.defineProperty(window, "MathJax", {
+      configurable: true,
+      enumerable: true,
+      get: function () { return mathjax; },
+      set: function (v) { mathjax = withHub(v); },
+    });
+  } catch (e) {}
 })();
 """
 
@@ -186,6 +216,8 @@ def vendor(dest: Path = VENDOR, force: bool = False) -> Path:
     versions = _versions()
     stamp = dest / "VERSIONS.json"
     if not force and stamp.is_file() and json.loads(stamp.read_text()) == versions:
+        # our own glue is not versioned by npm: keep it current without re-vendoring
+        (dest / "widgets-config.js").write_text(WIDGETS_CONFIG, encoding="utf8")
         return dest
     _log(f"vendoring JavaScript into {dest}")
     final, dest = dest, Path(tempfile.mkdtemp(prefix="ssloserve-vendor-")) / "vendor"

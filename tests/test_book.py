@@ -151,6 +151,28 @@ def site(tmp_path_factory) -> Path:
     return html
 
 
+def _svg_outputs(name: str) -> int:
+    """Number of committed SVG chart outputs the book shows for the chapter ``name``."""
+    cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    hidden = {"remove-cell", "remove-output"}
+    return sum(
+        "image/svg+xml" in o.get("data", {})
+        for c in cells
+        if not hidden & set(c.get("metadata", {}).get("tags", []))
+        for o in c.get("outputs", [])
+    )
+
+
+def _has_math(name: str) -> bool:
+    """Whether the chapter's Markdown holds inline TeX (``$...$``)."""
+    cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    return any(
+        re.search(r"\$[^$\n]+\$", "".join(c["source"]))
+        for c in cells
+        if c["cell_type"] == "markdown"
+    )
+
+
 def _chapter_names() -> list[str]:
     return [p.stem for p in build_mod.chapters()] + list(FIXTURES)
 
@@ -406,6 +428,10 @@ def test_chapter_charts_and_widgets_render(server, browser, name):
             assert charts.count() == 1
         if name == "97_test_svg":
             assert page.locator("img[src$='.svg']").count() >= 2  # the chart and the figure
+        if name not in FIXTURES:  # a real chapter shows every SVG chart it was committed with
+            assert page.locator("img[src$='.svg']").count() >= _svg_outputs(name), name
+            if views.count() and _has_math(name):  # the widget page still typesets its math
+                page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
         log.assert_clean()
     finally:
         log.close()

@@ -16,6 +16,7 @@ __all__ = [
     "PolicyError",
     "MappingError",
     "ToolNotFoundError",
+    "ToolError",
     "EmulatorError",
 ]
 
@@ -109,6 +110,10 @@ class MappingError(SsloserveError, ValueError):
 
 class ToolNotFoundError(SsloserveError, RuntimeError):
     """An external tool (p4c, simple_switch, ...) is not installed; says how to get it."""
+
+
+class ToolError(SsloserveError, RuntimeError):
+    """An external tool (p4c, simple_switch_CLI, ...) ran and failed; carries its message."""
 
 
 class EmulatorError(SsloserveError, RuntimeError):

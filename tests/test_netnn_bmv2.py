@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from ssloserve.errors import ToolNotFoundError
+from ssloserve.errors import ToolError, ToolNotFoundError
 from ssloserve.netnn.bmv2 import (
     INSTALL_HELP,
+    compile_program,
     find_tools,
     read_pcap,
     require_tools,
@@ -37,6 +38,17 @@ def test_missing_tools_say_how_to_get_them(monkeypatch):
     assert not any(find_tools().values())
     with pytest.raises(ToolNotFoundError, match="p4lang"):
         require_tools()
+
+
+def test_a_failing_compiler_is_reported_with_its_message(tmp_path):
+    fake = tmp_path / "p4c"
+    fake.write_text("#!/bin/sh\necho 's1.p4(7): syntax error' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    src = tmp_path / "s1.p4"
+    src.write_text("not p4\n")
+    with pytest.raises(ToolError, match=r"s1\.p4\(7\): syntax error") as e:
+        compile_program(src, tmp_path / "build", p4c=str(fake))
+    assert str(src) in str(e.value)
 
 
 @pytest.mark.skipif(not HAVE_BMV2, reason=SKIP_MSG)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ToolNotFoundError, TraceFormatError
+from ..errors import ToolError, ToolNotFoundError, TraceFormatError
 from .executor import decode_frame, encode_frame, execute
 from .mapper import PartitionPlan
 from .p4 import emit, port_map
@@ -157,7 +157,7 @@ def compile_program(p4_file, out_dir, p4c: str | None = None) -> Path:
         cmd = [p4c, "--target", "bmv2", "--arch", "v1model", "-o", str(out_dir), str(p4_file)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if res.returncode != 0:
-        raise ToolNotFoundError(f"p4c failed on {p4_file.name}:\n{res.stderr[-4000:]}")
+        raise ToolError(f"p4c failed on {p4_file}:\n{res.stderr[-4000:]}")
     return out_dir / (p4_file.stem + ".json")
 
 
@@ -187,7 +187,7 @@ def _run_switch(tools, json_path, workdir, ports, inputs, commands, wait_s, sett
             timeout=120,
         )
         if cli.returncode != 0:
-            raise ToolNotFoundError(f"simple_switch_CLI failed: {cli.stderr[-2000:]}")
+            raise ToolError(f"simple_switch_CLI failed on {json_path}: {cli.stderr[-2000:]}")
         time.sleep(wait_s + settle_s)
     finally:
         proc.terminate()
@@ -239,7 +239,7 @@ def run_bmv2(
     """Compile every switch with p4c, run the plan in BMv2 layer by layer, compare with the executor.
 
     Needs p4c and BMv2 (see the module text); raises :class:`~ssloserve.errors.ToolNotFoundError`
-    without them. At most ``spec.sample_slots`` samples are sent (one batch of sample slots).
+    without them and :class:`~ssloserve.errors.ToolError` when one of them fails. At most ``spec.sample_slots`` samples are sent (one batch of sample slots).
     Each switch waits ``wait_s`` seconds (default: 2 s plus 1 s per 500 control-plane commands)
     for its commands before it reads its input pcaps, then ``settle_s`` for its output.
     """

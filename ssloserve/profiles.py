@@ -322,6 +322,18 @@ def _grid(relpath: str, model: str, path=None) -> pd.DataFrame:
     bad = df.latency_s <= 0
     if bad.any():
         raise TraceFormatError("latency must be positive", path=p, line=int(df._line[bad].iloc[0]))
+    bad = (df.batch_size < 1) | (df.batch_size != np.floor(df.batch_size))
+    if bad.any():
+        raise TraceFormatError(
+            f"batch_size must be a whole number >= 1, got {df.batch_size[bad].iloc[0]:g}",
+            path=p,
+            line=int(df._line[bad].iloc[0]),
+        )
+    bad = df.cpu_cores <= 0
+    if bad.any():
+        raise TraceFormatError(
+            "cpu_cores must be positive", path=p, line=int(df._line[bad].iloc[0])
+        )
     return pd.DataFrame(
         {
             "model": model,

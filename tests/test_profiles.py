@@ -82,6 +82,14 @@ def test_bad_grid_names_file_and_line(tmp_path):
     f.write_text("")
     with pytest.raises(TraceFormatError, match="empty file"):
         pr.sponge_grid(f)
+    f.write_text("batch_size,cpu_cores,latency_s\n1,1,0.05\n1.5,1,0.06\n")
+    with pytest.raises(TraceFormatError, match="whole number") as e:
+        pr.sponge_grid(f)
+    assert e.value.line == 3
+    f.write_text("batch_size,cpu_cores,latency_s\n1,0,0.05\n")
+    with pytest.raises(TraceFormatError, match="cpu_cores must be positive") as e:
+        pr.yolov5s_grid(f)
+    assert e.value.line == 2
 
 
 def test_bad_biscale_and_yaml(tmp_path):

@@ -456,6 +456,20 @@ def biscale_settings(path=None) -> dict[str, dict[str, float]]:
     }
 
 
+def _yaml_line(text: str, keys) -> int | None:
+    """1-based line of the value under ``keys`` (a path of mapping keys) in a YAML text."""
+    import yaml
+
+    node = yaml.compose(text)
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if str(k.value) == str(key)), None)
+        if node is None:
+            return None
+    return node.start_mark.line + 1
+
+
 def accuracy_table(path=None) -> pd.DataFrame:
     """Every published accuracy in IPA's table, as published: pipeline, task, variant, value.
 
@@ -473,8 +487,9 @@ def accuracy_table(path=None) -> pd.DataFrame:
     import yaml
 
     p = Path(path) if path is not None else data_path(ACCURACIES)
+    text = p.read_text()
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark is not None else None
         raise TraceFormatError(f"not valid YAML: {e.problem}", path=p, line=line) from None
@@ -482,11 +497,25 @@ def accuracy_table(path=None) -> pd.DataFrame:
         raise TraceFormatError("expected a mapping pipeline -> task -> variant -> value", path=p)
     rows = []
     for pipe, tasks in doc.items():
+        if not isinstance(tasks or {}, dict):
+            raise TraceFormatError(
+                f"{pipe}: expected a mapping task -> variant -> value",
+                path=p,
+                line=_yaml_line(text, [pipe]),
+            )
         for task, variants in (tasks or {}).items():
+            if not isinstance(variants or {}, dict):
+                raise TraceFormatError(
+                    f"{pipe}/{task}: expected a mapping variant -> value",
+                    path=p,
+                    line=_yaml_line(text, [pipe, task]),
+                )
             for var, val in (variants or {}).items():
                 if not isinstance(val, int | float) or isinstance(val, bool):
                     raise TraceFormatError(
-                        f"{pipe}/{task}/{var}: accuracy {val!r} is not a number", path=p
+                        f"{pipe}/{task}/{var}: accuracy {val!r} is not a number",
+                        path=p,
+                        line=_yaml_line(text, [pipe, task, var]),
                     )
                 rows.append((str(pipe), str(task), str(var), float(val)))
     return pd.DataFrame(rows, columns=["pipeline", "task", "variant", "value"])

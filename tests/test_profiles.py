@@ -108,6 +108,14 @@ def test_bad_biscale_and_yaml(tmp_path):
     y.write_text("video:\n  crop:\n    yolov5n: high\n")
     with pytest.raises(TraceFormatError, match="not a number"):
         pr.accuracy_table(y)
+    y.write_text("video:\n  crop:\n    yolov5n: 45.7\n    yolov5s: high\n")
+    with pytest.raises(TraceFormatError, match="yolov5s: accuracy 'high'") as e:
+        pr.accuracy_table(y)
+    assert e.value.line == 4
+    y.write_text("video:\n  crop: [45.7, 56.8]\n")
+    with pytest.raises(TraceFormatError, match="video/crop: expected a mapping") as e:
+        pr.accuracy_table(y)
+    assert e.value.line == 2
 
 
 def test_missing_data_dir(monkeypatch, tmp_path):

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import DataNotFoundError
+from .errors import DataNotFoundError, TraceFormatError
 
-__all__ = ["SOURCES", "data_dir", "data_path", "has_data", "project_data_path"]
+__all__ = ["SOURCES", "data_dir", "data_path", "has_data", "project_data_path", "read_table"]
 
 #: Public origin of every real data file the library reads (see each folder's SOURCE.md).
 SOURCES: dict[str, str] = {
@@ -97,3 +97,98 @@ def has_data(relpath: str) -> bool:
 def project_data_path(name: str) -> Path:
     """A file the project generates and ships in its own ``data/`` folder (installed or in-tree)."""
     return Path(__file__).resolve().parent.parent / "data" / name
+
+
+def _data_line(path: Path, row: int, header_rows: int) -> int | None:
+    """1-based line of data row ``row`` of a text table (blank lines skipped, as pandas does)."""
+    if path.suffix in (".zip", ".gz", ".bz2", ".xz"):
+        return row + header_rows + 1  # compressed: no blank lines assumed
+    with open(path, encoding="utf8", errors="replace") as f:
+        seen = -header_rows
+        for i, line in enumerate(f, start=1):
+            if line.strip():
+                if seen == row:
+                    return i
+                seen += 1
+    return None
+
+
+def read_table(path, numeric=(), text=(), names=None, required=(), **read_csv_kw):
+    """Read a CSV table (plain or compressed) and check the columns a loader uses.
+
+    Parameters
+    ----------
+    path : the file
+    numeric : columns that must hold numbers (empty cells allowed); converted to numbers
+    text : columns that must exist
+    names : column names of a file without a header row (extra columns are dropped)
+    required : columns in which no cell may be empty
+    read_csv_kw : passed to :func:`pandas.read_csv`
+
+    Returns
+    -------
+    The pandas DataFrame.
+
+    Raises
+    ------
+    TraceFormatError : an empty or unreadable file, a missing column, or a cell that is not
+        a number, with the file and the line
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(f, "w").write("a,b\\n1,x\\n\\nfast,y\\n")
+    >>> read_table(f, numeric=["a"], text=["b"])
+    Traceback (most recent call last):
+    ...
+    ssloserve.errors.TraceFormatError: ...t.csv, line 4: column 'a' holds 'fast', not a number
+    """
+    import numpy as np
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        d = pd.read_csv(path, header=None if names is not None else "infer", **read_csv_kw)
+    except pd.errors.EmptyDataError:
+        raise TraceFormatError("empty file", path=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise TraceFormatError(f"not a readable CSV table ({e})", path=path) from None
+    header_rows = 1
+    if names is not None:
+        header_rows = 0
+        if d.shape[1] < len(names):
+            raise TraceFormatError(
+                f"{d.shape[1]} columns, expected at least {len(names)} ({', '.join(names[-3:])}, ...)",
+                path=path,
+                line=1,
+            )
+        d = d.iloc[:, : len(names)]
+        d.columns = list(names)
+    need = list(dict.fromkeys([*numeric, *text, *required]))
+    missing = [c for c in need if c not in d.columns]
+    if missing:
+        raise TraceFormatError(
+            f"missing column(s) {missing}; this loader reads {need}", path=path, line=1
+        )
+    for c in numeric:
+        v = pd.to_numeric(d[c], errors="coerce")
+        bad = (v.isna() & d[c].notna()).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise TraceFormatError(
+                f"column {c!r} holds {d[c].iloc[i]!r}, not a number",
+                path=path,
+                line=_data_line(path, i, header_rows),
+            )
+        d[c] = v
+    for c in required:
+        empty = d[c].isna().to_numpy()
+        if empty.any():
+            i = int(np.flatnonzero(empty)[0])
+            raise TraceFormatError(
+                f"column {c!r} is empty (missing cell)",
+                path=path,
+                line=_data_line(path, i, header_rows),
+            )
+    return d

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import data_path
+from .data import data_path, read_table
 from .errors import TraceFormatError
 
 __all__ = [
@@ -712,18 +712,7 @@ def fivegophers_throughput(path=None, carrier: str | None = None) -> pd.DataFram
         "seq_num",
         "throughput_mbps",
     ]
-    if p.stat().st_size == 0:
-        raise TraceFormatError("empty file", path=p)
-    d = pd.read_csv(p)
-    missing = [c for c in cols if c not in d.columns]
-    if missing:
-        raise TraceFormatError(f"missing column(s) {missing}", path=p, line=1)
-    num = pd.to_numeric(d.throughput_mbps, errors="coerce")
-    if num.isna().any():
-        raise TraceFormatError(
-            "throughput_mbps is not numeric", path=p, line=int(np.flatnonzero(num.isna())[0]) + 2
-        )
-    d["throughput_mbps"] = num
+    d = read_table(p, numeric=cols[-1:], text=cols[:-1], required=cols[-1:])
     if carrier is not None:
         d = d[d.carrier == carrier.upper()].reset_index(drop=True)
     d["bandwidth_Bps"] = d.throughput_mbps * 1e6 / 8.0

@@ -265,9 +265,16 @@ def test_network_tables_name_file_and_line(tmp_path):
     assert e.value.line == 1
     head = "protocol,carrier,num_tcp_conn,server_location,run_num,seq_num,throughput_mbps\n"
     h.write_text(head + "TCP,SPRINT,1,US,1,0,1.5\nTCP,SPRINT,1,US,1,1,fast\n")
-    with pytest.raises(TraceFormatError, match="not numeric") as e:
+    with pytest.raises(TraceFormatError, match="not a number") as e:
         wl.fivegophers_throughput(h)
     assert e.value.line == 3
+    h.write_text(head + "TCP,SPRINT,1,US,1,0,1.5\n\nTCP,SPRINT,1,US,1,1,\n")
+    with pytest.raises(TraceFormatError, match="missing cell") as e:
+        wl.fivegophers_throughput(h)
+    assert e.value.line == 4  # the blank line counts
+    h.write_text("")
+    with pytest.raises(TraceFormatError, match="empty file"):
+        wl.fivegophers_throughput(h)
 
 
 @pytest.mark.skipif(not has_data(wl.NORWAY), reason="Norway traces absent ($SSLOSERVE_DATA)")

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data import SOURCES, data_path
-from ..errors import TraceFormatError
+from ..data import SOURCES, data_path, read_table
 
 __all__ = [
     "FlowData",
@@ -105,45 +104,8 @@ def _make(name, cols: dict, y, classes, source, max_rows, seed) -> FlowData:
 
 
 def _table(relpath: str, numeric, text=(), names=None, **kw) -> pd.DataFrame:
-    """Read one CSV of a data set and check the columns a loader uses.
-
-    ``numeric`` columns must hold numbers (empty cells allowed), ``text`` columns must exist.
-    ``names`` names the columns of a file without a header row (extra columns are dropped).
-    A missing column or a cell that is not a number raises
-    :class:`~ssloserve.errors.TraceFormatError` with the file and the line.
-    """
-    path = data_path(relpath)
-    try:
-        d = pd.read_csv(path, header=None if names is not None else "infer", **kw)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise TraceFormatError(f"not a readable CSV table ({e})", path=path) from None
-    first = 2  # the line of the first data row
-    if names is not None:
-        if d.shape[1] < len(names):
-            raise TraceFormatError(
-                f"{d.shape[1]} columns, expected at least {len(names)} ({', '.join(names[-3:])}, ...)",
-                path=path,
-                line=1,
-            )
-        d = d.iloc[:, : len(names)]
-        d.columns = list(names)
-        first = 1
-    need = list(numeric) + list(text)
-    missing = [c for c in need if c not in d.columns]
-    if missing:
-        raise TraceFormatError(
-            f"missing column(s) {missing}; this loader reads {need}", path=path, line=1
-        )
-    for c in numeric:
-        v = pd.to_numeric(d[c], errors="coerce")
-        bad = (v.isna() & d[c].notna()).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise TraceFormatError(
-                f"column {c!r} holds {d[c].iloc[i]!r}, not a number", path=path, line=i + first
-            )
-        d[c] = v
-    return d
+    """One file of a data set, its columns checked (:func:`~ssloserve.data.read_table`)."""
+    return read_table(data_path(relpath), numeric, text, names, **kw)
 
 
 CIC_FILES = ("BENIGN", "DDoS", "Portscan")

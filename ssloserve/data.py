@@ -76,8 +76,7 @@ def data_path(relpath: str) -> Path:
 
     Examples
     --------
-    >>> import os
-    >>> os.environ.get("SSLOSERVE_DATA") is None or data_path("profiling").is_dir()
+    >>> not has_data("profiling") or data_path("profiling").is_dir()
     True
     """
     searched = []

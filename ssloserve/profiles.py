@@ -13,14 +13,13 @@ accuracies :func:`accuracy_menu`; and builds the video pipeline's variant menus
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .data import data_path
+from .data import data_path, read_table
 from .errors import ProfileError, TraceFormatError
 
 __all__ = [
@@ -263,62 +262,16 @@ class LatencyTable:
         return f"LatencyTable({self.name!r}, batches={self.batches}, cores={self.cores})"
 
 
-def _read_numeric_csv(path, numeric: list[str], text: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV, checking every row: errors name the file and the (1-based) line."""
-    path = Path(path)
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise TraceFormatError("empty file", path=path) from None
-        header = [h.strip() for h in header]
-        missing = [c for c in (*numeric, *text) if c not in header]
-        if missing:
-            raise TraceFormatError(
-                f"missing column(s) {missing}; header is {header}", path=path, line=1
-            )
-        idx = {c: header.index(c) for c in (*numeric, *text)}
-        rows = []
-        for row in reader:
-            line = reader.line_num
-            if not any(x.strip() for x in row):
-                continue
-            if len(row) < len(header):
-                raise TraceFormatError(
-                    f"{len(row)} cells, expected {len(header)} (missing cell)", path=path, line=line
-                )
-            rec = {}
-            for c in numeric:
-                cell = row[idx[c]].strip()
-                try:
-                    rec[c] = float(cell) if cell != "" else float("nan")
-                except ValueError:
-                    raise TraceFormatError(
-                        f"column {c!r}: not a number: {cell[:30]!r}", path=path, line=line
-                    ) from None
-            for c in text:
-                rec[c] = row[idx[c]].strip()
-            rec["_line"] = line
-            rows.append(rec)
-    if not rows:
-        raise TraceFormatError("no data rows", path=path)
-    return pd.DataFrame(rows)
-
-
-def _require(df: pd.DataFrame, cols: list[str], path) -> None:
-    for c in cols:
-        bad = df[c].isna()
-        if bad.any():
-            raise TraceFormatError(
-                f"column {c!r} is empty", path=path, line=int(df["_line"][bad].iloc[0])
-            )
+def _read(path, numeric: list[str], text: tuple[str, ...] = (), required=None) -> pd.DataFrame:
+    """A checked table (:func:`~ssloserve.data.read_table`) with each row's line in ``_line``."""
+    need = numeric if required is None else required
+    df = read_table(path, numeric, text, required=need, line_column="_line")
+    return df.astype({c: float for c in numeric})
 
 
 def _grid(relpath: str, model: str, path=None) -> pd.DataFrame:
     p = Path(path) if path is not None else data_path(relpath)
-    df = _read_numeric_csv(p, ["batch_size", "cpu_cores", "latency_s"])
-    _require(df, ["batch_size", "cpu_cores", "latency_s"], p)
+    df = _read(p, ["batch_size", "cpu_cores", "latency_s"])
     bad = df.latency_s <= 0
     if bad.any():
         raise TraceFormatError("latency must be positive", path=p, line=int(df._line[bad].iloc[0]))
@@ -401,8 +354,7 @@ def infadapter_capacity(path=None) -> pd.DataFrame:
     """
     p = Path(path) if path is not None else data_path(INFADAPTER)
     cols = ["CPU", "ARCH", "BATCH", "SLA", "p99_latency", "capacity", "saturation_tp"]
-    df = _read_numeric_csv(p, cols)
-    _require(df, ["CPU", "ARCH", "BATCH", "SLA", "capacity", "saturation_tp"], p)
+    df = _read(p, cols, required=["CPU", "ARCH", "BATCH", "SLA", "capacity", "saturation_tp"])
     return pd.DataFrame(
         {
             "model": "resnet" + df.ARCH.astype(int).astype(str),
@@ -430,8 +382,7 @@ def biscale_latency_models(path=None) -> dict[tuple[str, str], LatencyModel]:
     34.7 0.77
     """
     p = Path(path) if path is not None else data_path(BISCALE)
-    df = _read_numeric_csv(p, ["gamma", "delta", "epsilon", "eta"], text=("pipeline", "stage"))
-    _require(df, ["gamma", "delta", "epsilon", "eta"], p)
+    df = _read(p, ["gamma", "delta", "epsilon", "eta"], text=("pipeline", "stage"))
     return {
         (r.pipeline, r.stage): LatencyModel(r.gamma, r.delta, r.epsilon, r.eta)
         for r in df.itertuples()
@@ -448,8 +399,7 @@ def biscale_settings(path=None) -> dict[str, dict[str, float]]:
     {'slo_ms': 780.0, 'max_batch': 8}
     """
     p = Path(path) if path is not None else data_path(BISCALE)
-    df = _read_numeric_csv(p, ["slo_ms", "max_batch"], text=("pipeline",))
-    _require(df, ["slo_ms", "max_batch"], p)
+    df = _read(p, ["slo_ms", "max_batch"], text=("pipeline",))
     return {
         r.pipeline: {"slo_ms": float(r.slo_ms), "max_batch": int(r.max_batch)}
         for r in df.itertuples()

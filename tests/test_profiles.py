@@ -82,6 +82,13 @@ def test_bad_grid_names_file_and_line(tmp_path):
     f.write_text("")
     with pytest.raises(TraceFormatError, match="empty file"):
         pr.sponge_grid(f)
+    f.write_text("batch_size,cpu_cores,latency_s\n")
+    with pytest.raises(TraceFormatError, match="no data rows"):
+        pr.sponge_grid(f)
+    f.write_text("batch_size,cpu_cores,latency_s\n1,1,0.05\n\n2,1,-0.1\n")
+    with pytest.raises(TraceFormatError, match="latency must be positive") as e:
+        pr.sponge_grid(f)
+    assert e.value.line == 4  # the blank line counts
     f.write_text("batch_size,cpu_cores,latency_s\n1,1,0.05\n1.5,1,0.06\n")
     with pytest.raises(TraceFormatError, match="whole number") as e:
         pr.sponge_grid(f)

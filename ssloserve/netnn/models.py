@@ -184,6 +184,16 @@ def paper_architecture(seed: int = 0) -> RawByteCNN:
     return RawByteCNN(816, conv=((32, 5, 5), (64, 5, 5)), dense=(52, 100), seed=seed)
 
 
+def _dense_shapes(width: int, hidden) -> list[LayerShape]:
+    """Shapes of :func:`_dense_stack`: ``dense1..`` with ReLU, then the 1-unit output."""
+    shapes = []
+    for i, h in enumerate([*hidden, 1]):
+        relu = i < len(hidden)
+        shapes.append(LayerShape(f"dense{i + 1}", "dense", 1, width, h, relu=relu))
+        width = h
+    return shapes
+
+
 def architecture(model) -> list[LayerShape]:
     """The layer shapes of a :class:`FlowMLP`, :class:`RawByteCNN` or integer model, input first.
 
@@ -196,13 +206,7 @@ def architecture(model) -> list[LayerShape]:
         return list(model.architecture)
     if isinstance(model, FlowMLP):
         shapes = [LayerShape("input", "input", 1, model.n_features, 1, relu=False)]
-        width = model.n_features
-        sizes = list(model.hidden) + [1]
-        for i, h in enumerate(sizes):
-            last = i == len(sizes) - 1
-            shapes.append(LayerShape(f"dense{i + 1}", "dense", 1, width, h, relu=not last))
-            width = h
-        return shapes
+        return shapes + _dense_shapes(model.n_features, model.hidden)
     if isinstance(model, RawByteCNN):
         shapes = [LayerShape("input", "input", 1, model.length, 1, relu=False)]
         ch, ln = 1, model.length
@@ -210,13 +214,7 @@ def architecture(model) -> list[LayerShape]:
             s = LayerShape(f"conv{i + 1}", "conv", ch, ln, filters, kernel, pool, True)
             shapes.append(s)
             ch, ln = filters, s.out_length
-        width = ch * ln
-        sizes = list(model.dense_spec) + [1]
-        for i, h in enumerate(sizes):
-            last = i == len(sizes) - 1
-            shapes.append(LayerShape(f"dense{i + 1}", "dense", 1, width, h, relu=not last))
-            width = h
-        return shapes
+        return shapes + _dense_shapes(ch * ln, model.dense_spec)
     raise TypeError(f"cannot describe a {type(model).__name__}; use FlowMLP or RawByteCNN")
 
 

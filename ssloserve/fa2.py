@@ -237,7 +237,21 @@ def _best(front: _Front) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _chain_options(stage_latencies_ms, rate_rps, cores_per_instance):
+def _check_slo(slo_ms: float) -> None:
+    if math.isnan(slo_ms):
+        raise ValueError("slo_ms must be a number of milliseconds, got nan")
+
+
+def _menu(slo_ms, variants, batches, cores_options, batch_delay) -> dict:
+    """The SLO checked, and the menu keywords of :func:`stage_options` as one dict."""
+    _check_slo(slo_ms)
+    return dict(
+        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
+    )
+
+
+def _chain_options(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms):
+    _check_slo(slo_ms)
     if not rate_rps > 0:
         raise ValueError(f"rate_rps must be positive, got {rate_rps!r}")
     S = len(stage_latencies_ms)
@@ -326,7 +340,7 @@ def solve_chain(
     ...
     ssloserve.errors.InfeasibleError: SLO 60 ms is below the fastest configuration (80 ms: ...
     """
-    options = _chain_options(stage_latencies_ms, rate_rps, cores_per_instance)
+    options = _chain_options(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms)
     front = None
     for opts in options:
         f = _front_from_options(
@@ -375,7 +389,7 @@ def solve_chain_grid(
     ...
     ssloserve.errors.InfeasibleError: SLO 100.2 ms: no plan fits on the 1 ms grid; ...
     """
-    options = _chain_options(stage_latencies_ms, rate_rps, cores_per_instance)
+    options = _chain_options(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms)
     T = int(math.floor(slo_ms / step_ms + 1e-9))
     if T < 0:
         T = -1
@@ -436,7 +450,7 @@ def brute_force_chain(
     >>> brute_force_chain(lat, 40.0, 150.0) == solve_chain(lat, 40.0, 150.0)
     True
     """
-    options = _chain_options(stage_latencies_ms, rate_rps, cores_per_instance)
+    options = _chain_options(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms)
     best = None
     for combo in itertools.product(*options):
         lat = 0.0
@@ -839,9 +853,7 @@ def plan(
     >>> cfg.cost == brute_force(p, 50.0, 300.0).cost
     True
     """
-    kw = dict(
-        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
-    )
+    kw = _menu(slo_ms, variants, batches, cores_options, batch_delay)
     front = _chain_front(pipeline, to_chain(pipeline), rate_rps, slo_ms, kw)
     if front is None or len(front.lat) == 0:
         raise _infeasible_pipeline(pipeline, rate_rps, slo_ms, kw)
@@ -894,9 +906,7 @@ def brute_force(
     >>> cfg["a"].batch, cfg["a"].replicas
     (1, 2)
     """
-    kw = dict(
-        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
-    )
+    kw = _menu(slo_ms, variants, batches, cores_options, batch_delay)
     order = pipeline.order
     opts = [stage_options(pipeline, s, rate_rps, **kw) for s in order]
     paths = pipeline.paths()
@@ -997,9 +1007,7 @@ def slo_split_plan(
     >>> plan(p, 50.0, 135.0, batches=[2, 4]).cost   # FA2 fits 90 + 45 ms
     3.0
     """
-    kw = dict(
-        variants=variants, batches=batches, cores_options=cores_options, batch_delay=batch_delay
-    )
+    kw = _menu(slo_ms, variants, batches, cores_options, batch_delay)
     l1 = {}
     for s in pipeline.order:
         v = _variant(pipeline, s, variants)

@@ -207,6 +207,19 @@ def test_solve_chain_rejects_bad_input():
         fa2.solve_chain([{1: 1.0}], 1.0, 10.0, cores_per_instance=[1, 2])
 
 
+def test_every_planner_refuses_a_nan_slo():
+    """A NaN SLO compares false with everything: the oracles would ignore it, the planners
+    would call it infeasible; all say what is wrong instead."""
+    lat = [{1: 10.0}]
+    for f in (fa2.solve_chain, fa2.solve_chain_grid, fa2.brute_force_chain):
+        with pytest.raises(ValueError, match="slo_ms"):
+            f(lat, 10.0, math.nan)
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    for f in (fa2.plan, fa2.brute_force, fa2.slo_split_plan):
+        with pytest.raises(ValueError, match="slo_ms"):
+            f(p, 10.0, math.nan)
+
+
 def test_ten_stage_chain_matches_brute_force_on_a_sample():
     """A longer chain than hypothesis draws: 10 stages x 3 batch sizes (59,049 plans)."""
     rng = np.random.default_rng(7)

@@ -42,7 +42,6 @@ __all__ = [
     "DROP_RULES",
     "drop_threshold_s",
     "FifoQueue",
-    "ArrivalQueue",
     "EdfQueue",
     "make_queue",
 ]
@@ -108,9 +107,30 @@ class _Base:
     def _limit(self, k: int, now_s: float, service_s) -> float:
         if not self._cf:
             return now_s
-        if isinstance(service_s, Sequence):
-            return now_s + service_s[min(k, len(service_s) - 1)]
+        if type(service_s) is list:  # the runtimes' case: skip the (slow) ABC check below
+            return now_s + service_s[k if k < len(service_s) else -1]
+        if isinstance(service_s, Sequence | np.ndarray):
+            return now_s + float(service_s[min(k, len(service_s) - 1)])
         return now_s + float(service_s)
+
+    def _take_checked(self, pop, b: int, now_s: float, limit: float) -> list[int]:
+        """Pop (``pop()`` gives the next id in queue order) until ``b`` requests pass the drop
+        rule or the queue is empty; the others are dropped on the way."""
+        thr = self._thr
+        out: list[int] = []
+        while len(self) and len(out) < b:
+            i = pop()
+            if thr[i] < limit:
+                self._drop(i, now_s)
+            else:
+                out.append(i)
+        return out
+
+    def drain(self) -> list[int]:
+        """Remove and return every queued request, in queue order."""
+        out = self.ids()
+        self.clear()
+        return out
 
     def _drop(self, i: int, now_s: float) -> None:
         self.dropped.append(i)
@@ -179,21 +199,7 @@ class FifoQueue(_Base, deque):
         pop = q.popleft
         if thr is None:
             return [pop()] if k == 1 else [pop() for _ in range(k)]
-        limit = self._limit(k, now_s, service_s)
-        out: list[int] = []
-        while q and len(out) < b:
-            i = pop()
-            if thr[i] < limit:
-                self._drop(i, now_s)
-            else:
-                out.append(i)
-        return out
-
-    def drain(self) -> list[int]:
-        """Remove and return every queued request."""
-        out = self.ids()
-        self.clear()
-        return out
+        return self._take_checked(pop, b, now_s, self._limit(k, now_s, service_s))
 
     def deadlines(self) -> np.ndarray:
         """Deadlines (s) of the queued requests, head first."""
@@ -201,69 +207,6 @@ class FifoQueue(_Base, deque):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} queued)"
-
-
-class ArrivalQueue(_Base):
-    """A FIFO queue of requests that arrive in index order (0, 1, 2, ...): the first stage.
-
-    ``push(i)`` only moves the tail, so it costs no memory per request. Same semantics as
-    :class:`FifoQueue`.
-
-    Examples
-    --------
-    >>> q = ArrivalQueue([1.0, 1.0, 1.0])
-    >>> q.push(0); q.push(1); q.push(2)
-    >>> q.take(2, 0.0), q.ids()
-    ([0, 1], [2])
-    """
-
-    __slots__ = _SLOTS + ("head", "tail")
-
-    def __init__(self, deadline_s, drop: str = "never", threshold_s=None, *, k_slo: float = 2.0):
-        self._setup(deadline_s, drop, threshold_s, k_slo=k_slo)
-        self.head = 0
-        self.tail = 0
-
-    def push(self, i: int) -> None:
-        if i != self.tail:
-            raise ValueError(f"ArrivalQueue expects request {self.tail} next, got {i}")
-        self.tail = i + 1
-
-    def __len__(self) -> int:
-        return self.tail - self.head
-
-    def ids(self) -> list[int]:
-        return list(range(self.head, self.tail))
-
-    def take(self, b: int, now_s: float, service_s=0.0) -> list[int]:
-        h = self.head
-        n = self.tail - h
-        if n <= 0:
-            return []
-        k = b if b < n else n
-        thr = self._thr
-        if thr is None:
-            self.head = h + k
-            return list(range(h, h + k))
-        limit = self._limit(k, now_s, service_s)
-        out: list[int] = []
-        t = self.tail
-        while h < t and len(out) < b:
-            if thr[h] < limit:
-                self._drop(h, now_s)
-            else:
-                out.append(h)
-            h += 1
-        self.head = h
-        return out
-
-    def drain(self) -> list[int]:
-        out = self.ids()
-        self.head = self.tail
-        return out
-
-    def deadlines(self) -> np.ndarray:
-        return np.asarray(self.deadline_s[self.head : self.tail], dtype=float)
 
 
 class EdfQueue(_Base, list):
@@ -311,20 +254,7 @@ class EdfQueue(_Base, list):
         thr = self._thr
         if thr is None:
             return [pop(h)[1] for _ in range(k)]
-        limit = self._limit(k, now_s, service_s)
-        out: list[int] = []
-        while h and len(out) < b:
-            i = pop(h)[1]
-            if thr[i] < limit:
-                self._drop(i, now_s)
-            else:
-                out.append(i)
-        return out
-
-    def drain(self) -> list[int]:
-        out = self.ids()
-        self.clear()
-        return out
+        return self._take_checked(lambda: pop(h)[1], b, now_s, self._limit(k, now_s, service_s))
 
     def deadlines(self) -> np.ndarray:
         return np.asarray(sorted(d for d, _ in list.__iter__(self)), dtype=float)

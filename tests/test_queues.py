@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from ssloserve.errors import ConfigError
 from ssloserve.queues import (
-    ArrivalQueue,
     EdfQueue,
     FifoQueue,
     drop_threshold_s,
@@ -56,8 +55,6 @@ def test_k_slo_threshold_and_errors():
         FifoQueue([1.0], drop="k_slo")
     with pytest.raises(ConfigError, match="unknown drop rule"):
         FifoQueue([1.0], drop="maybe")
-    with pytest.raises(ValueError, match="expects request 0"):
-        ArrivalQueue([1.0]).push(3)
 
 
 @settings(max_examples=200, deadline=None)
@@ -70,12 +67,7 @@ def test_k_slo_threshold_and_errors():
 )
 def test_every_request_is_taken_dropped_or_still_queued_once(deadlines, kind, drop, b, steps):
     d = np.asarray(deadlines)
-    qs = (
-        [make_queue(kind, d, drop), ArrivalQueue(d, drop)]
-        if kind == "fifo"
-        else [make_queue(kind, d, drop)]
-    )
-    for q in qs:
+    for q in [make_queue(kind, d, drop)]:
         for i in range(len(d)):
             q.push(i)
         taken = []

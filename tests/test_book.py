@@ -94,7 +94,7 @@ def _write_fixture_chapters(folder: Path) -> None:
     import ipywidgets as widgets
     import nbformat
     import pandas as pd
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
     df = pd.DataFrame({"b": [1, 2, 4, 8], "latency_ms": [12.0, 15.0, 22.0, 35.0]})
     chart = alt.Chart(df).mark_line(point=True).encode(x="b:Q", y="latency_ms:Q")
@@ -109,7 +109,9 @@ def _write_fixture_chapters(folder: Path) -> None:
         ),
     }
     slider = widgets.IntSlider(value=4, min=1, max=16, description="b")
-    state = embed_data(views=[slider])
+    # only the slider's state: by default embed_data takes every widget alive in this process
+    # (an interactive chart made by another test would pull in a module the book lacks)
+    state = embed_data(views=[slider], state=dependency_state([slider]))
     nbs["99_test_widget"] = _notebook(
         "Fixture: widget",
         [

@@ -64,13 +64,21 @@ def trace_by_name(name: str, seed: int = 0, damping: int = 8):
     >>> len(rates), label
     (600, 'step 5 -> 30 RPS (synthetic)')
     """
+    from pathlib import Path
+
     from .workloads import read_counts, segment, step_load
 
+    if not (isinstance(damping, int) and damping >= 1):
+        raise SsloserveError(f"--damping must be an integer >= 1, got {damping!r}")
     if name == "step":
         return step_load((5, 30), step_s=300), "step 5 -> 30 RPS (synthetic)"
     if name in TRACES:
         s = segment(name, seed=seed, damping=damping)
         return np.asarray(s.rates), f"{name} ({s.source})"
+    if not Path(name).is_file():
+        raise SsloserveError(
+            f"unknown trace {name!r}: not one of {TRACES} and no such file of per-second counts"
+        )
     counts = read_counts(name)
     return np.floor(np.asarray(counts) / damping).astype(np.int64), f"{name} / {damping}"
 
@@ -160,13 +168,19 @@ def _run(args) -> int:
     from .runtime.api import RunOptions, run
     from .workloads import Workload
 
+    duration = args.duration
+    if duration is None and args.runtime == "emu":
+        duration = EMU_DEFAULT_DURATION_S
+    if duration is not None and not duration > 0:  # also NaN
+        raise SsloserveError(f"--duration must be a positive number of seconds, got {duration!r}")
+    if args.seed < 0:
+        raise SsloserveError(f"--seed must be >= 0, got {args.seed}")
+    if not args.slo_ms > 0:
+        raise SsloserveError(f"--slo-ms must be positive, got {args.slo_ms!r}")
     pipeline = pipeline_by_name(args.pipeline, args.detector, args.classifier)
     rates, label = trace_by_name(args.trace, seed=args.seed, damping=args.damping)
     if args.rate_scale != 1.0:
         rates = np.asarray(rates, dtype=float) * args.rate_scale
-    duration = args.duration
-    if duration is None and args.runtime == "emu":
-        duration = EMU_DEFAULT_DURATION_S
     if duration is not None:
         rates = np.asarray(rates)[: int(np.ceil(duration))]
     workload = Workload.from_rates(rates, seed=args.seed, slo_ms=args.slo_ms, name=label)

@@ -65,10 +65,12 @@ def _base(config: Config | None, pipeline: Pipeline) -> Config:
 class HPA:
     """A Kubernetes-HPA-like horizontal autoscaler (one per stage; variant, cores, batch fixed).
 
-    Every ``interval_s`` (Kubernetes: 15 s) it estimates each stage's CPU utilisation, the busy
-    fraction of its ready replicas, ``u = min(1, lam * l(b, c) / (1000 * b * n))`` with ``lam``
-    the mean arrival rate of the last interval (a replica cannot be more than 100% busy, so
-    under overload it sees 100%, as the real HPA does), and sets
+    Every ``interval_s`` (Kubernetes: 15 s) it reads each stage's CPU utilisation ``u``, the
+    busy fraction of its ready replicas over the last interval, as the runtime measured it
+    (``obs.utilisation[stage]``). Where the runtime gave no measurement it estimates
+    ``u = min(1, lam * l(b, c) / (1000 * b * n))`` with ``lam`` the mean arrival rate of the
+    last interval (full batches assumed; a replica cannot be more than 100% busy, so under
+    overload it sees 100%, as the real HPA does). Then it sets
 
         desired = ceil(n * u / target)
 
@@ -98,6 +100,14 @@ class HPA:
     >>> obs = Observation(30.0, np.full(15, 16.0), cfg, pipeline=p)   # 0.8 busy each
     >>> hpa.decide(obs)["a"].replicas                                 # ceil(2 x 0.8 / 0.5)
     4
+
+    A runtime that measured the busy fraction (here 75%, e.g. small batches that take longer
+    per request than the estimate's full ones) is believed over the estimate:
+
+    >>> hpa = HPA(Config({"a": StageConfig("x", 2)}), target=0.5); cfg = hpa.initial(p, 1000.0)
+    >>> obs = Observation(15.0, np.full(15, 8.0), cfg, pipeline=p, utilisation={"a": 0.75})
+    >>> hpa.utilisation(obs, "a"), hpa.decide(obs)["a"].replicas      # ceil(2 x 0.75 / 0.5)
+    (0.75, 3)
     """
 
     def __init__(
@@ -134,7 +144,12 @@ class HPA:
         return cfg
 
     def utilisation(self, obs: Observation, stage: str) -> float:
-        """Estimated busy fraction of the stage's ready replicas (capped at 1)."""
+        """Busy fraction of the stage's ready replicas: measured (``obs.utilisation``) when
+        the runtime measured it, else estimated from the arrival rate (capped at 1)."""
+        measured = getattr(obs, "utilisation", None) or {}
+        u = measured.get(stage)
+        if u is not None and math.isfinite(u):
+            return min(1.0, max(0.0, float(u)))
         pipeline = obs.pipeline or self._pipeline
         sc = obs.config[stage]
         win = max(1, int(round(self.interval_s)))

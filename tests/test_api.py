@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -47,15 +48,20 @@ def test_summary_has_every_figure_the_issue_names():
 
 
 def test_options_validate_each_field():
-    for bad in (
-        dict(k_slo=0),
-        dict(max_batch_delay_ms=-1),
-        dict(node_cores=0),
-        dict(cold_start_s=-1),
-        dict(service="uniform"),
-        dict(history_s=0),
+    for bad, says in (
+        (dict(k_slo=0), "k_slo=0 is out of range: it must be a positive number"),
+        (dict(k_slo=float("nan")), "k_slo=nan"),
+        (dict(k_slo="2"), "k_slo='2'"),
+        (dict(max_batch_delay_ms=-1), "max_batch_delay_ms=-1"),
+        (dict(node_cores=0), "node_cores=0 is out of range: it must be None or positive"),
+        (dict(cold_start_s=-1), "cold_start_s=-1"),
+        (dict(service="uniform"), "unknown service 'uniform'"),
+        (dict(history_s=0), "history_s=0 is out of range: it must be an integer >= 1"),
+        (dict(history_s=1.5), "history_s=1.5"),
+        (dict(seed=-1), "seed=-1 is out of range: it must be an integer >= 0"),
+        (dict(progress="yes"), "progress='yes'"),
     ):
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match=re.escape(says)):
             RunOptions(**bad).validate()
     assert RunOptions().resolved_node_cores("sim") >= 1e6
     assert RunOptions(node_cores=3).resolved_node_cores("emu") == 3.0

@@ -70,6 +70,28 @@ def test_bad_input_is_a_clean_error(capsys, tmp_path):
     assert "counts.txt" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (["--duration", "-5"], "--duration must be a positive number of seconds, got -5.0"),
+        (["--duration", "0"], "--duration must be a positive"),
+        (["--damping", "0"], "--damping must be an integer >= 1, got 0"),
+        (["--trace", "no/such/counts.txt"], "unknown trace 'no/such/counts.txt'"),
+        (["--slo-ms", "-3"], "--slo-ms must be positive"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+        (["--rate-scale", "-1"], "negative rate"),
+        (["--batch", "0"], "batch size must be an integer >= 1"),
+        (["--cores", "0"], "cores per replica must be positive"),
+    ],
+)
+def test_bad_run_flags_are_clean_errors_that_say_what_was_wrong(capsys, argv, says):
+    """A bad flag exits with status 2 and one line naming it, never a traceback (a negative
+    --duration used to cut seconds off the end of the trace and run anyway)."""
+    assert main(["run", "--no-progress", "--trace", "step", *argv]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
 def test_trace_file_is_damped(tmp_path):
     f = tmp_path / "c.txt"
     f.write_text("16 17 31\n")

@@ -98,3 +98,28 @@ def test_inferline_and_hpa_react_to_a_load_step_in_the_simulator():
     assert (
         results["inferline"].summary()["core_seconds"] > results["static"].summary()["core_seconds"]
     )
+
+
+def test_hpa_uses_the_simulators_measured_utilisation():
+    """Batch 8 at 8 RPS: batches of one or two requests keep a 100 ms replica about 60% busy,
+    while the full-batch estimate says 10%. HPA (target 50%) believes the measurement and
+    scales out; fed only the estimate it would stay at one replica."""
+    from dataclasses import replace
+
+    p = Pipeline.chain(Stage("a", (Variant("x", 1.0, M),)))
+    w = Workload.from_rates([8] * 120, seed=2, slo_ms=1000.0)
+    start = Config({"a": StageConfig("x", 1, 1.0, 8)})
+
+    class EstimateOnly(HPA):
+        def decide(self, obs):
+            return super().decide(replace(obs, utilisation={}))
+
+    reps = {}
+    for name, cls in (("measured", HPA), ("estimate", EstimateOnly)):
+        pol = cls(start, target=0.5, interval_s=15.0, stabilisation_s=60.0)
+        r = run(p, w, pol, cold_start_s=1.0)
+        c = r.counts()
+        assert c["served"] + c["late"] + c["dropped"] == len(w) == len(r)
+        reps[name] = r.timeline["config"].map(lambda c: c["a"].replicas).to_numpy()
+    assert reps["estimate"].max() == 1
+    assert reps["measured"].max() >= 2

@@ -137,21 +137,30 @@ class RunOptions:
             raise ConfigError(f"unknown drop rule {self.drop!r}; choose one of {DROP_RULES}")
         if self.service not in SERVICE_KINDS:
             raise ConfigError(f"unknown service {self.service!r}; choose one of {SERVICE_KINDS}")
-        checks = {
-            "k_slo": self.k_slo > 0,
-            "max_batch_delay_ms": self.max_batch_delay_ms >= 0,
-            "service_cv": self.service_cv >= 0,
-            "cold_start_s": self.cold_start_s >= 0,
-            "resize_delay_ms": self.resize_delay_ms >= 0,
-            "node_cores": self.node_cores is None or self.node_cores > 0,
-            "duration_s": self.duration_s is None or self.duration_s > 0,
-            "slo_ms": self.slo_ms is None or self.slo_ms > 0,
-            "history_s": self.history_s >= 1,
+
+        def integer(v):
+            return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+        def number(v):
+            return isinstance(v, int | float | np.number) and not isinstance(v, bool)
+
+        checks = {  # name: (test, what the value must be)
+            "seed": (lambda v: integer(v) and v >= 0, "an integer >= 0"),
+            "k_slo": (lambda v: number(v) and v > 0, "a positive number"),
+            "max_batch_delay_ms": (lambda v: number(v) and v >= 0, "a number >= 0"),
+            "service_cv": (lambda v: number(v) and v >= 0, "a number >= 0"),
+            "cold_start_s": (lambda v: number(v) and v >= 0, "a number >= 0"),
+            "resize_delay_ms": (lambda v: number(v) and v >= 0, "a number >= 0"),
+            "node_cores": (lambda v: v is None or number(v) and v > 0, "None or positive"),
+            "duration_s": (lambda v: v is None or number(v) and v > 0, "None or positive"),
+            "slo_ms": (lambda v: v is None or number(v) and v > 0, "None or positive"),
+            "history_s": (lambda v: integer(v) and v >= 1, "an integer >= 1"),
+            "progress": (lambda v: v in (None, True, False), "None, True or False"),
         }
-        for name, ok in checks.items():
+        for name, (ok, want) in checks.items():
             v = getattr(self, name)
-            if not ok or (isinstance(v, float) and math.isnan(v)):
-                raise ConfigError(f"run option {name}={v!r} is out of range")
+            if not ok(v):  # NaN fails every comparison, so it is caught too
+                raise ConfigError(f"run option {name}={v!r} is out of range: it must be {want}")
         return self
 
     def resolved_node_cores(self, runtime: str) -> float:

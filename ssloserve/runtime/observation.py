@@ -25,6 +25,9 @@ class Observation:
     actuation : per stage, the state of the last change ("done", "in_progress", "infeasible", ...)
     pipeline : the pipeline being served
     slo_ms : the end-to-end SLO of the workload (its default budget)
+    utilisation : per stage, the measured busy fraction of its ready replicas over the last
+        interval (busy replica-seconds / ready replica-seconds, in [0, 1]); a stage with no
+        ready replica in the interval, or a runtime that does not measure it, has no entry
 
     Examples
     --------
@@ -42,6 +45,7 @@ class Observation:
     actuation: dict = field(default_factory=dict)
     pipeline: Pipeline | None = None
     slo_ms: float | None = None
+    utilisation: dict = field(default_factory=dict)
 
     @property
     def rate_rps(self) -> float:

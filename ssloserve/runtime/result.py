@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["STATUSES", "REASONS", "SERVED", "LATE", "DROPPED", "PENDING", "RequestLog", "Result"]
+__all__ = [
+    "STATUSES",
+    "REASONS",
+    "SERVED",
+    "LATE",
+    "DROPPED",
+    "PENDING",
+    "RequestLog",
+    "Result",
+    "insert_rates",
+]
 
 #: Status codes stored in ``requests["status"]``; every request ends in exactly one.
 STATUSES = ("served", "late", "dropped")
@@ -29,6 +39,25 @@ REASONS = (
     "interrupted",  # the run was stopped (Ctrl-C) before it finished
     "no_replica",  # its stage had zero replicas at the end of the run
 )
+
+
+def insert_rates(timeline: pd.DataFrame, arrival_s, horizon_s: float) -> pd.DataFrame:
+    """Insert the ``rate_rps`` column into a timeline (one row per interval, column ``t_s``):
+    arrivals in each interval divided by its length, the last interval ending at the horizon.
+
+    Examples
+    --------
+    >>> tl = pd.DataFrame({"t_s": [0.0, 2.0]})
+    >>> insert_rates(tl, np.array([0.1, 0.5, 1.5, 2.2, 3.9]), 4.0)["rate_rps"].tolist()
+    [1.5, 1.0]
+    """
+    if len(timeline):
+        t = timeline["t_s"].to_numpy(dtype=float)
+        nxt = np.append(t[1:], max(horizon_s, t[-1] + 1e-9))
+        lo = np.searchsorted(arrival_s, t, side="left")
+        hi = np.searchsorted(arrival_s, nxt, side="left")
+        timeline.insert(1, "rate_rps", (hi - lo) / np.maximum(nxt - t, 1e-9))
+    return timeline
 
 
 class RequestLog:
@@ -110,14 +139,15 @@ class RequestLog:
         return np.flatnonzero(self.status == PENDING)
 
     def to_result(self, runtime, *, stages=None, timeline=None, events=None, meta=None) -> Result:
-        """Freeze into a :class:`Result`; every request must have a final status."""
+        """Freeze into a :class:`Result`; every request must have a final status, and the
+        accounting is checked (:meth:`Result.check_accounting`) on every run."""
         left = self.pending()
         if len(left):
             raise RuntimeError(
                 f"{len(left)} request(s) have no final status (first: {left[:5].tolist()}); "
                 "a runtime must end every request as served, late or dropped"
             )
-        return Result(
+        res = Result(
             runtime=runtime,
             stages=tuple(stages or self.stages),
             requests={
@@ -133,6 +163,8 @@ class RequestLog:
             events=events if events is not None else pd.DataFrame(),
             meta=dict(meta or {}),
         )
+        res.check_accounting()
+        return res
 
 
 @dataclass
@@ -171,6 +203,59 @@ class Result:
         """Requests per status."""
         st = self.requests["status"]
         return {name: int((st == code).sum()) for code, name in enumerate(STATUSES)}
+
+    def check_accounting(self) -> dict:
+        """Check that every request is accounted for exactly once and consistently; return
+        :meth:`counts`. Every runtime's result passes through this (``RequestLog.to_result``).
+
+        arrivals = served + late + dropped; a served request finished by its deadline, a late
+        one after it, a dropped one has no finish time and a reason; only dropped ones have a
+        reason. Raises RuntimeError (a runtime bug, not a user error) naming the first
+        offending request. Works in chunks, so tens of millions of requests cost little memory.
+
+        Examples
+        --------
+        >>> log = RequestLog(np.array([0.0, 0.1]), np.array([0.5, 0.6]), ["a"])
+        >>> log.finish(0, 0.2); log.finish(1, 0.7)
+        >>> log.to_result("sim").check_accounting()
+        {'served': 1, 'late': 1, 'dropped': 0}
+        >>> log.status[1] = SERVED                 # served after its deadline: caught
+        >>> log.to_result("sim")
+        Traceback (most recent call last):
+        ...
+        RuntimeError: request 1 is served but finished at 0.7 s, after its deadline 0.6 s
+        """
+        rq = self.requests
+        n = len(self)
+        for name in ("deadline_s", "finish_s", "status", "reason"):
+            if len(rq[name]) != n:
+                raise RuntimeError(f"column {name!r} has {len(rq[name])} rows for {n} requests")
+        step = 1 << 20
+        for lo in range(0, n, step):
+            st = rq["status"][lo : lo + step]
+            fin = rq["finish_s"][lo : lo + step]
+            dl = rq["deadline_s"][lo : lo + step]
+            why = rq["reason"][lo : lo + step]
+            drop = st == DROPPED
+            on_time = fin <= dl + 1e-12
+            bad = {
+                "has no final status": (st != SERVED) & (st != LATE) & ~drop,
+                "is served but finished {f} s, after its deadline {d} s": (st == SERVED) & ~on_time,
+                "is late but finished {f} s, by its deadline {d} s": (st == LATE)
+                & ~(fin > dl + 1e-12),
+                "is dropped but has a finish time {f} s": drop & ~np.isnan(fin),
+                "is dropped with no reason": drop & (why == 0),
+                "is not dropped but has reason {r}": ~drop & (why != 0),
+            }
+            for msg, mask in bad.items():
+                if mask.any():
+                    i = int(np.flatnonzero(mask)[0])
+                    text = msg.format(f=f"at {fin[i]:g}", d=f"{dl[i]:g}", r=f"{int(why[i])}")
+                    raise RuntimeError(f"request {lo + i} {text}")
+        c = self.counts()
+        if sum(c.values()) != n:  # pragma: no cover - implied by the checks above
+            raise RuntimeError(f"{n} arrivals but {c}")
+        return c
 
     def requests_df(self) -> pd.DataFrame:
         """The per-request columns as a DataFrame (status and reason as strings)."""

@@ -6,6 +6,7 @@ Every run here starts real OS processes on this machine; each is kept to a few s
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -20,8 +21,15 @@ from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
 from ssloserve.profiles import LatencyModel
 from ssloserve.runtime.emu import emulate, leftovers
-from ssloserve.runtime.emu.limits import BACKENDS, child_pids, emulator_cgroups
+from ssloserve.runtime.emu.limits import (
+    BACKENDS,
+    RT_BUDGET_S,
+    child_pids,
+    emulator_cgroups,
+    is_realtime,
+)
 from ssloserve.runtime.emu.router import live_routers
+from ssloserve.runtime.observation import Observation
 from ssloserve.runtime.result import DROPPED, LATE, SERVED
 from ssloserve.workloads import Workload
 
@@ -31,15 +39,29 @@ SLEEP = LatencyModel(4.0, 1.0, 12.0, 3.0)  # l(1, 1) = 20 ms
 BURN = LatencyModel(3.0, 0.5, 6.0, 0.5)  # 10 CPU-ms at b = 1
 
 
-def accounted(r) -> None:
-    """arrivals = served + late + dropped, and every request has exactly one final status."""
+def accounted(r, w) -> None:
+    """arrivals = served + late + dropped: every request of workload ``w`` that arrived
+    (all of them, unless Ctrl-C stopped the run) has exactly one final status."""
+    arrived = len(w) - r.meta.get("requests_not_arrived", 0)
+    assert len(r) == arrived
     c = r.counts()
-    assert c["served"] + c["late"] + c["dropped"] == len(r)
+    assert c["served"] + c["late"] + c["dropped"] == arrived
     assert set(np.unique(r.requests["status"])) <= {SERVED, LATE, DROPPED}
 
 
-def clean(before: set[int]) -> None:
-    """No process this test started is alive and no cgroup of this process is left."""
+def _priority() -> tuple:
+    """How this thread is scheduled: a run must leave all of it as it found it."""
+    return (
+        os.sched_getscheduler(0),
+        os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+        resource.getrlimit(resource.RLIMIT_RTTIME),
+        signal.getsignal(signal.SIGXCPU),
+    )
+
+
+def clean(before: set[int], prio: tuple | None = None) -> None:
+    """No process this test started is alive, no cgroup of this process is left, and the
+    caller's scheduling (class, nice, real-time limit, SIGXCPU handler) is as before."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         extra = set(child_pids()) - before
@@ -49,13 +71,36 @@ def clean(before: set[int]) -> None:
     assert set(child_pids()) - before == set()
     assert emulator_cgroups(os.getpid()) == []
     assert live_routers() == []
+    if prio is not None:
+        assert _priority() == prio
+        assert not is_realtime()
 
 
 @pytest.fixture
 def procs():
     before = set(child_pids())
+    prio = _priority()
     yield before
-    clean(before)
+    clean(before, prio)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_left_by_the_module():
+    """After the whole module: no child process, no cgroup of this process, no router left,
+    and this thread scheduled as before (the SIGTERM test checks its subprocess's cgroups)."""
+    before = set(child_pids())
+    prio = _priority()
+    yield
+    clean(before, prio)
+
+
+def _in_limit(router, pid: int) -> bool:
+    """Whether the OS has ``pid`` under the router's limit (its cgroup, for cgroups)."""
+    root = getattr(router.limiter, "root", None)
+    if root is None:
+        return pid in router.limiter.cores
+    with open(f"/proc/{pid}/cgroup") as f:
+        return f"{root.name}/r{pid}" in f.read()
 
 
 class Script:
@@ -77,6 +122,29 @@ class Script:
         return self.config
 
 
+class Watch(Script):
+    """A Script that also records, at each tick, every serving replica's scheduling class
+    and core-limit membership as the OS reports them."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.watched = []
+
+    def decide(self, obs):
+        (router,) = live_routers()
+        for x in list(router.reps.values()):
+            if x.state in ("idle", "busy"):
+                try:
+                    self.watched.append(
+                        (obs.t_s, x.pid, x.spec.kind, is_realtime(x.pid), _in_limit(router, x.pid))
+                        if x.spec.uses_cpu
+                        else (obs.t_s, x.pid, x.spec.kind, is_realtime(x.pid), True)
+                    )
+                except (OSError, FileNotFoundError):
+                    pass  # it exited meanwhile
+        return super().decide(obs)
+
+
 def test_two_stage_sleep_records_every_request(procs):
     p = Pipeline.chain(
         Stage("a", (Variant("sa", 0.9, SLEEP, model="sleep"),)),
@@ -84,8 +152,9 @@ def test_two_stage_sleep_records_every_request(procs):
     )
     w = Workload.from_rates([30, 30, 30], seed=1, slo_ms=400.0)
     cfg = Config({"a": StageConfig("sa", 2, 2.0, 2), "b": StageConfig("sb", 1, 4.0, 4)})
-    r = emulate(p, w, Static(cfg, interval_s=1.0))
-    accounted(r)
+    policy = Script(cfg, {}, interval_s=0.5)
+    r = emulate(p, w, policy)
+    accounted(r, w)
     assert r.runtime == "emu" and r.counts()["served"] == len(w)
     assert r.meta["core_limit"] in BACKENDS
     assert r.meta["core_limit_by_stage"]["a"].startswith("emulated")
@@ -104,6 +173,29 @@ def test_two_stage_sleep_records_every_request(procs):
     np.testing.assert_allclose(r.requests["accuracy"], 0.72)
     assert r.meta["core_seconds"] == pytest.approx(8.0 * r.meta["end_s"], rel=0.02)
     assert {"t_s", "rate_rps", "cores", "config"} <= set(r.timeline.columns)
+    check_utilisation(policy.seen, r, {"a": 2, "b": 1})
+
+
+def check_utilisation(seen, r, replicas) -> None:
+    """The busy fraction the policy saw equals the one in the request records: batch
+    service time over replica time, per interval (the router's view of a batch also holds
+    its two pipe hops, so it may be a little larger)."""
+    if "utilisation" not in Observation.__dataclass_fields__:
+        pytest.skip("this version of Observation has no utilisation field")
+    t_prev = 0.0
+    for obs in seen:
+        for s, n in replicas.items():
+            rec = r.stage_records[s]
+            batches = {
+                (int(k), a, b)
+                for k, a, b in zip(rec["replica"], rec["start_s"], rec["finish_s"], strict=True)
+                if np.isfinite(a)
+            }
+            busy = sum(max(0.0, min(b, obs.t_s) - max(a, t_prev)) for _, a, b in batches)
+            want = busy / (n * (obs.t_s - t_prev))
+            got = obs.utilisation[s]
+            assert want - 0.01 <= got <= want + 0.05, (s, obs.t_s, got, want)
+        t_prev = obs.t_s
 
 
 def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
@@ -111,7 +203,7 @@ def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
     tiny = Variant("resnet_tiny18", 0.6975, LatencyModel(5, 1, 5, 1), model="resnet_tiny18")
     p = Pipeline.chain(Stage("s", (burn, tiny)))
     c0 = Config({"s": StageConfig("burn", 1, 1.0, 1)})
-    script = Script(
+    script = Watch(
         c0,
         {
             0.5: Config({"s": StageConfig("burn", 1, 0.5, 1)}),  # resize in place
@@ -122,7 +214,7 @@ def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
     )
     w = Workload.from_rates([8] * 8, seed=2, slo_ms=1500.0)
     r = emulate(p, w, script)
-    accounted(r)
+    accounted(r, w)
     ev = r.events
     resize = ev[(ev.kind == "resize") & (ev.state == "done")]
     assert len(resize) == 1 and resize["resize_delay_s"].iloc[0] < 0.5
@@ -148,6 +240,13 @@ def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
     assert script.seen[0].config["s"].cores == 0.5 or script.seen[0].config["s"].cores == 1.0
     assert max(o.config["s"].replicas for o in script.seen) == 2
     assert r.meta["cold_start_s"] and r.meta["resize_delay_s"]
+    # every CPU-bound replica, including those started mid-run, ran in the normal class
+    # under its limit (seen from /proc): none inherited the router's real-time priority
+    burn_pids = {pid for _, pid, kind, _, _ in script.watched if kind == "burn"}
+    assert len(burn_pids) >= 2  # the first replica and the scale-out one
+    for t, pid, kind, rt, limited in script.watched:
+        assert not (kind != "sleep" and rt), f"{kind} replica {pid} real-time at {t:.2f} s"
+        assert limited, f"{kind} replica {pid} not under its core limit at {t:.2f} s"
 
 
 def test_sigkilled_replica_is_replaced_and_its_requests_retried(procs):
@@ -173,7 +272,7 @@ def test_sigkilled_replica_is_replaced_and_its_requests_retried(procs):
     th.start()
     r = emulate(p, w, Static(Config({"s": StageConfig("v", 2, 1.0, 1)})))
     th.join()
-    accounted(r)
+    accounted(r, w)
     assert killed, "the test did not find a busy replica to kill"
     pid, batch = killed[0]
     assert r.meta["crashes"] == 1
@@ -199,7 +298,7 @@ def test_more_cores_than_the_machine_is_an_infeasible_resize(procs):
     )
     w = Workload.from_rates([10, 10], seed=4, slo_ms=500.0)
     r = emulate(p, w, script)
-    accounted(r)
+    accounted(r, w)
     bad = r.events[(r.events.kind == "resize") & (r.events.state == "infeasible")]
     assert len(bad) >= 1 and "cores" in bad["detail"].iloc[0]  # asked again every tick
     assert all(cfg["s"].cores == 1.0 for cfg in r.timeline["config"])
@@ -229,7 +328,7 @@ def test_exception_inside_the_policy_leaves_nothing(procs):
 def test_ctrl_c_returns_the_partial_result_and_leaves_nothing(procs):
     w = Workload.from_rates([10] * 4, seed=6, slo_ms=500.0)
     r = emulate(_one_stage(), w, Boom(KeyboardInterrupt()))
-    accounted(r)
+    accounted(r, w)
     assert r.meta["interrupted"] and len(r) < len(w)
 
 
@@ -289,3 +388,75 @@ def test_sigterm_to_the_parent_leaves_no_process_and_no_cgroup(tmp_path):
     if info["cgroup"]:
         assert not os.path.exists(info["cgroup"])
     assert leftovers(proc.pid)["cgroups"] == []
+
+
+RUNAWAY_SCRIPT = textwrap.dedent(
+    """
+    import os, resource, signal, sys, time
+    from ssloserve.runtime.emu.limits import (
+        RealtimeGuard, boost_child_process, is_realtime, realtime,
+    )
+
+    lim0, sig0 = resource.getrlimit(resource.RLIMIT_RTTIME), signal.getsignal(signal.SIGXCPU)
+    if sys.argv[1] == "child":  # as the load generator and sleep replicas do
+        guard, ok = None, boost_child_process()
+    else:  # as the router does in the caller's process
+        guard = RealtimeGuard().__enter__()
+        ok = realtime(True)
+    assert ok and is_realtime(), "the real-time class was not granted"
+    t0 = time.process_time()
+    while is_realtime() and time.process_time() - t0 < 5.0:
+        pass  # a runaway: never blocks
+    ran = time.process_time() - t0
+    restored = None
+    if guard is not None:
+        guard.close()
+        restored = (
+            resource.getrlimit(resource.RLIMIT_RTTIME) == lim0
+            and signal.getsignal(signal.SIGXCPU) is sig0
+        )
+    print(ran, RealtimeGuard.tripped, is_realtime(), restored)
+    """
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the real-time class needs root")
+@pytest.mark.parametrize("where", ["router", "child"])
+def test_a_runaway_real_time_loop_is_demoted_at_once(where, tmp_path):
+    """A thread boosted to real time that never blocks is moved back to the normal class
+    after RT_BUDGET_S of CPU (by the kernel's RLIMIT_RTTIME and the guard's handler), so it
+    cannot hold a core; leaving the guard restores the limit and the handler."""
+    script = tmp_path / "runaway.py"
+    script.write_text(RUNAWAY_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), where], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    ran, tripped, still_rt, restored = out.stdout.split()
+    assert float(ran) < RT_BUDGET_S + 0.3, f"ran {ran} s of CPU in real time"
+    assert float(ran) >= RT_BUDGET_S * 0.5
+    assert (int(tripped), still_rt) == (1, "False")
+    assert restored == ("True" if where == "router" else "None")
+
+
+def test_ctrl_c_during_clean_up_does_not_cut_it_short(procs, monkeypatch):
+    """A second Ctrl-C that lands while the run is cleaning up (here: at the very start of
+    stopping the processes) still leaves no process, cgroup or raised priority, and is
+    raised once everything is gone."""
+    from ssloserve.runtime.emu.router import Router
+
+    stop = Router._stop_processes
+    hits = []
+
+    def interrupted_once(self):
+        if not hits:
+            hits.append(1)
+            raise KeyboardInterrupt
+        stop(self)
+
+    monkeypatch.setattr(Router, "_stop_processes", interrupted_once)
+    p = Pipeline.chain(Stage("s", (Variant("burn", 0.7, BURN, model="burn"),)))
+    w = Workload.from_rates([10], seed=7, slo_ms=500.0)
+    with pytest.raises(KeyboardInterrupt):
+        emulate(p, w, Static(Config({"s": StageConfig("burn", 1, 0.5, 1)})))
+    assert hits

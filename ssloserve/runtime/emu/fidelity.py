@@ -19,8 +19,18 @@ from ...pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ...policies import Static
 from ...profiles import LatencyModel
 from ...workloads import Workload
+from .limits import machine_busy_s
 
-__all__ = ["Setting", "SETTINGS", "setting", "fidelity_errors", "compare", "fidelity_table"]
+__all__ = [
+    "Setting",
+    "SETTINGS",
+    "setting",
+    "fidelity_errors",
+    "compare",
+    "fidelity_table",
+    "background_cores",
+    "own_cpu_s",
+]
 
 
 @dataclass(frozen=True)
@@ -111,13 +121,8 @@ def fidelity_errors(sim, emu) -> dict:
     }
 
 
-def _machine_busy_s() -> float:
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_s() -> float:
+def own_cpu_s() -> float:
+    """CPU seconds used by this process and its reaped children (``os.times``)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 
@@ -127,9 +132,9 @@ def background_cores(fn):
     used meanwhile on average): machine-wide busy time from ``/proc/stat`` minus this
     process and its (reaped) children. The emulator's timing is only as good as the
     machine is quiet; this says how quiet it was."""
-    b0, o0, t0 = _machine_busy_s(), _own_cpu_s(), time.monotonic()
+    b0, o0, t0 = machine_busy_s(), own_cpu_s(), time.monotonic()
     out = fn()
-    b1, o1, t1 = _machine_busy_s(), _own_cpu_s(), time.monotonic()
+    b1, o1, t1 = machine_busy_s(), own_cpu_s(), time.monotonic()
     return out, max(0.0, ((b1 - b0) - (o1 - o0)) / max(t1 - t0, 1e-9))
 
 

@@ -11,13 +11,12 @@ Chapter: 00_tour ("the emulator").
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import time
 
 import numpy as np
 
+from .limits import boost_child_process
 from .replica import _die_with_parent
 
 __all__ = ["loadgen_main"]
@@ -26,17 +25,14 @@ __all__ = ["loadgen_main"]
 def loadgen_main(conn, arrival_s, parent_pid: int, boost: bool = False) -> None:
     """Entry point of the load-generator process.
 
-    ``boost`` asks for the real-time class (else nice -10). Waits for ``("go", t0)``, then sends ``("arr", i, j, t_sent)`` for requests ``i..j-1``
+    ``boost`` asks for the bounded real-time class (else nice -10; see
+    :func:`~ssloserve.runtime.emu.limits.boost_child_process`). Waits for ``("go", t0)``, then sends ``("arr", i, j, t_sent)`` for requests ``i..j-1``
     as they fall due and ``("end", t)`` after the last one. Stops early on ``("stop",)``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
-    if boost:  # arrivals on time even on a busy machine (root only; else ignored)
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-        except (OSError, AttributeError):
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, 0, -10)
+    if boost:  # arrivals on time even on a busy machine (bounded real time, else nice -10)
+        boost_child_process()
     arr = np.asarray(arrival_s, dtype=float)
     conn.send(("ready",))
     msg = conn.recv()

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ...errors import ProfileError
 from ...profiles import LatencyModel, fit_latency_model
-from .limits import cpu_time_s, machine_cores, make_limiter
+from .limits import RealtimeGuard, cpu_time_s, machine_cores, make_limiter
 from .models import TORCH_VARIANTS, ModelSpec
 from .worker import Worker
 
@@ -75,6 +75,8 @@ class LoneReplica:
     def __init__(self, model, cores: float = 1.0, core_limit: str = "auto", boost: bool = True):
         self.spec = _as_spec(model)
         self.cores = float(cores)
+        # bounded real time for the throttler thread (main thread only; see limits)
+        self._guard = RealtimeGuard().__enter__() if boost else None
         self.limiter = make_limiter(core_limit if self.spec.uses_cpu else "none", boost=boost)
         self._bid = 0
         self._tok = 0
@@ -165,6 +167,9 @@ class LoneReplica:
             w.join(5)
             w.close()
         self.limiter.close()
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None
 
     def __enter__(self):
         return self

@@ -39,16 +39,6 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _realtime() -> None:
-    """Every thread of this process into ``SCHED_FIFO`` priority 1 (root only), else nice -10."""
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(1))
-        except (OSError, AttributeError):
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, int(tid), -10)
-
-
 def replica_main(conn, spec, cores: float, parent_pid: int, realtime: bool = False) -> None:
     """Entry point of a replica process (``multiprocessing`` target).
 
@@ -58,9 +48,10 @@ def replica_main(conn, spec, cores: float, parent_pid: int, realtime: bool = Fal
     spec : the :class:`~ssloserve.runtime.emu.models.ModelSpec` to load
     cores : the initial core limit (the model's threads follow it)
     parent_pid : the router's pid (the replica dies with it)
-    realtime : once loaded, run in the real-time class, so that waits end on time on a
-        busy machine (for the sleep model, which uses almost no CPU; loading happens
-        before, at normal priority, so it never starves other processes)
+    realtime : once loaded, run in the (bounded) real-time class, so that waits end on
+        time on a busy machine (for the sleep model only, which uses almost no CPU;
+        loading happens before, at normal priority, so it never starves other processes;
+        see :func:`~ssloserve.runtime.emu.limits.boost_child_process`)
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent_pid)
@@ -71,7 +62,9 @@ def replica_main(conn, spec, cores: float, parent_pid: int, realtime: bool = Fal
     model.set_cores(cores)
     model.load()
     if realtime:
-        _realtime()
+        from .limits import boost_child_process
+
+        boost_child_process()
     conn.send(("ready", time.monotonic(), os.getpid(), time.monotonic() - t0))
     try:
         while True:

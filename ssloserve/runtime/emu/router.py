@@ -40,7 +40,15 @@ from ...queues import drop_threshold_s, make_queue
 from ..api import checked_config, initial_config, workload_arrays
 from ..observation import Observation
 from ..result import PENDING, REASONS, RequestLog, Result
-from .limits import CoreLimiter, machine_cores, make_limiter
+from .limits import (
+    RT_BUDGET_S,
+    CoreLimiter,
+    RealtimeGuard,
+    is_realtime,
+    machine_cores,
+    make_limiter,
+    realtime,
+)
 from .models import ModelSpec
 from .worker import Worker
 
@@ -75,9 +83,14 @@ class EmuOptions:
         cores, are then unbounded)
     core_limit : ``"auto"`` (strongest available), ``"cgroup"``, ``"cgroup_v1"``,
         ``"cgroup_v2"``, ``"throttle"``, ``"affinity"`` or ``"none"``
-    boost : give replicas and the load generator priority over background work on the
-        machine (cgroup weight 8x, or nice -10; needs root, else ignored): the replicas
-        stand for dedicated cores, so other programs should not take their quota
+    boost : give the run priority over background work on the machine (needs root, else
+        ignored): the replicas stand for dedicated cores, so other programs should not take
+        their quota. CPU-bound replicas get cgroup weight 64x (or nice -10 under the
+        throttle and affinity backends); the router thread nice -20; the threads that
+        mostly wait (router while it routes, load generator, sleep replicas, throttler)
+        the bounded real-time class (:func:`~ssloserve.runtime.emu.limits.realtime`:
+        ``SCHED_RR`` 1, never inherited, dropped after 0.2 s without blocking). All of it
+        ends with the run; ``meta["boost"]`` says what was granted
     max_retries : times a request whose replica crashed is queued again before it is
         dropped with reason ``replica_crash``
     drain_s : after the last arrival, how long to wait for requests still in the system
@@ -172,6 +185,9 @@ class Router:
         self.log = RequestLog(arr, self.deadline_s, self.stages)
         self.threshold_s = drop_threshold_s(self.opt.drop, arr, self.deadline_s, self.opt.k_slo)
         self.free_since: dict[int, float] = {}
+        self._win_t0 = 0.0  # start of the utilisation interval (s)
+        self._busy_win = dict.fromkeys(pipeline.order, 0.0)
+        self._ready_win = dict.fromkeys(pipeline.order, 0.0)
         self.n_final = 0
         self.core_acc = 0.0
         self.last_t = 0.0
@@ -201,6 +217,10 @@ class Router:
         self.closed = False
         self._nice = None
         self._rt_ok = False
+        self._tid: int | None = None  # the router thread's id (for close from elsewhere)
+        self._guard: RealtimeGuard | None = None
+        self._sched0: tuple | None = None  # the router thread's (policy, param) before
+        self._demoted_seen = self._demoted0 = 0
         self.interrupted = False
         self.crashes = 0
         self.start_failures = 0
@@ -270,7 +290,13 @@ class Router:
             try:
                 self.limiter.add(proc.pid, cores)
             except (OSError, ProcessLookupError) as e:
-                self._event(stage, "limit", "failed", str(e), replica=rid)
+                if proc.exitcode is None and os.path.exists(f"/proc/{proc.pid}"):
+                    # alive and not limited: its results would mean nothing
+                    raise EmulatorError(
+                        f"could not put replica {rid} of stage {stage!r} under its "
+                        f"{cores:g}-core limit ({self.limiter.backend}): {e}"
+                    ) from e
+                # it died before it could be limited: its sentinel reports the crash
 
         self._event(stage, why, "in_progress", f"replica {rid} loading {variant}", replica=rid)
         return r
@@ -278,6 +304,7 @@ class Router:
     def _stop_replica(self, r: _Replica, kill: bool = False) -> None:
         if r.state in ("stopping", "dead"):
             return
+        self._ready_ends(r)
         r.state = "stopping"
         with contextlib.suppress(OSError, BrokenPipeError, ValueError):
             if kill:
@@ -553,6 +580,7 @@ class Router:
             if r.batch is None or r.batch[0] != bid:
                 return
             self._finish_stage(r, self._rel(t_start), self._rel(t_finish), t_recv)
+            self._busy_win[r.stage] += max(0.0, t_recv - max(r.batch[3], self._win_t0))
             self.batches.pop(bid, None)
             r.batch = None
             r.busy = False
@@ -590,8 +618,10 @@ class Router:
         self.crashes += 1
         code = r.proc.exitcode
         self._event(r.stage, "crash", "done", f"replica {r.rid} died (exit {code})", replica=r.rid)
+        self._ready_ends(r)
         if r.batch is not None:
-            bid, ids, qts, _ = r.batch
+            bid, ids, qts, t_sent = r.batch
+            self._busy_win[r.stage] += max(0.0, now - max(t_sent, self._win_t0))
             self.batches.pop(bid, None)
             for i, qt in zip(ids, qts, strict=True):
                 if self.retries[i] < self.opt.max_retries and self.deadline_s[i] > now:
@@ -620,10 +650,39 @@ class Router:
         rates = np.bincount(np.floor(arr[arr < k]).astype(np.int64), minlength=k)[:k]
         return rates[-int(self.opt.history_s) :].astype(float)
 
+    def _ready_ends(self, r: _Replica) -> None:
+        """Replica ``r`` stops serving now: add its ready time in this interval."""
+        if r.ready_t is not None and r.state in ("idle", "busy"):
+            self._ready_win[r.stage] += max(0.0, self.now() - max(r.ready_t, self._win_t0))
+
+    def utilisation(self) -> dict:
+        """Per stage, the measured busy fraction of its ready replicas since the last call
+        (busy replica-seconds / ready replica-seconds; a replica is busy from sending it a
+        batch to receiving its answer, ready from its "ready" until it stops or dies);
+        stages with no ready replica in the interval are left out. Starts a new interval."""
+        now = self.now()
+        w0 = self._win_t0
+        out = {}
+        for s in self.stages:
+            busy, ready = self._busy_win[s], self._ready_win[s]
+            for r in self.st[s].replicas.values():
+                if r.ready_t is not None and r.state in ("idle", "busy"):
+                    ready += max(0.0, now - max(r.ready_t, w0))
+                if r.batch is not None:
+                    busy += max(0.0, now - max(r.batch[3], w0))
+            if ready > 1e-9:
+                out[s] = min(1.0, busy / ready)
+            self._busy_win[s] = self._ready_win[s] = 0.0
+        self._win_t0 = now
+        return out
+
     def observation(self) -> Observation:
         now = self.now()
         src = self.pipeline.source
         budgets = (self.st[src].queue.deadlines() - now) * 1000.0
+        extra = {}
+        if "utilisation" in getattr(Observation, "__dataclass_fields__", {}):
+            extra["utilisation"] = self.utilisation()
         return Observation(
             t_s=now,
             rates_rps=self._rates(now),
@@ -633,6 +692,7 @@ class Router:
             actuation=self._actuation_state(),
             pipeline=self.pipeline,
             slo_ms=self.slo_ms,
+            **extra,
         )
 
     def _actuation_state(self) -> dict:
@@ -659,16 +719,22 @@ class Router:
         )
 
     def _realtime(self, on: bool) -> None:
-        """Router thread in the real-time class (``SCHED_FIFO`` 1) while it routes, back to
-        normal while the policy thinks (a slow policy must not starve the replicas)."""
+        """Router thread in the bounded real-time class (``SCHED_RR`` 1, reset on fork,
+        under a :class:`~ssloserve.runtime.emu.limits.RealtimeGuard`) while it routes,
+        back to normal while the policy thinks (a slow policy must not starve the
+        replicas). Once the guard has demoted it (it ran too long without blocking), it
+        stays normal for the rest of the run and the timeline says so."""
         if not self._rt_ok:
             return
-        try:
-            if on:
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-            else:
-                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-        except (OSError, AttributeError):
+        if RealtimeGuard.tripped > self._demoted_seen:
+            self._demoted_seen = RealtimeGuard.tripped
+            self._rt_ok = False
+            realtime(False, self._tid)
+            self._event(
+                "", "boost", "dropped", f"real time ran over {RT_BUDGET_S:g} s without blocking"
+            )
+            return
+        if not realtime(on, self._tid) and on:
             self._rt_ok = False
 
     def _decide(self) -> None:
@@ -752,13 +818,26 @@ class Router:
         """Create the limiter, start the initial replicas and the load generator; wait until
         all are ready (the clock starts after: initial replicas are warm)."""
         _LIVE.add(self)
+        self._tid = threading.get_native_id()
+        if self.opt.boost:
+            # bounded real time in this process (main thread only), entered before the
+            # throttler thread starts; the router thread gets nice -20 with reset-on-fork,
+            # so the replicas it starts begin at normal priority (a CPU-bound replica in
+            # the real-time class would escape its quota: cgroups refuse to take it)
+            self._guard = RealtimeGuard().__enter__()
+            self._demoted_seen = self._demoted0 = RealtimeGuard.tripped
+            if not is_realtime(self._tid):
+                with contextlib.suppress(OSError, AttributeError):
+                    self._sched0 = (
+                        os.sched_getscheduler(self._tid),
+                        os.sched_getparam(self._tid),
+                    )
+                realtime(False, self._tid)
+                with contextlib.suppress(OSError):
+                    nice = os.getpriority(os.PRIO_PROCESS, self._tid)
+                    os.setpriority(os.PRIO_PROCESS, self._tid, min(nice, -20))
+                    self._nice = nice
         self.limiter = make_limiter(self.opt.core_limit, boost=self.opt.boost)
-        if self.opt.boost:  # the router thread too, so it dispatches on time (root only)
-            tid = threading.get_native_id()
-            with contextlib.suppress(OSError):
-                nice = os.getpriority(os.PRIO_PROCESS, tid)
-                os.setpriority(os.PRIO_PROCESS, tid, min(nice, -20))
-                self._nice = nice
         cfg = self.initial = self._initial_config()
         for s in self.stages:
             self.st[s] = _StageState(
@@ -805,9 +884,8 @@ class Router:
         self.events = [dict(e, t_s=0.0) for e in self.events]
         self.cold_starts_initial = list(self.cold_starts)
         self.cold_starts = []
-        if self.opt.boost:
-            with contextlib.suppress(AttributeError, OSError):
-                self._rt_ok = os.sched_getscheduler(0) == os.SCHED_OTHER
+        if self.opt.boost and self._guard.ok and not is_realtime(self._tid):
+            self._rt_ok = True  # (a thread already real-time is the caller's; left alone)
             self._realtime(True)
         self.t0 = time.monotonic()
         self._record_interval(self.initial)
@@ -849,6 +927,9 @@ class Router:
         the system are ``interrupted`` and those that had not arrived are left out.
         """
         now = self.now()
+        if self._rt_ok:  # the rest is bookkeeping: no reason to hold real time for it
+            self._realtime(False)
+            self._rt_ok = False
         self._account()
         in_flight = set()
         for r in self.reps.values():
@@ -912,6 +993,10 @@ class Router:
             "loadgen_lag_ms_p99": float(np.percentile(lag, 99)) if len(lag) else float("nan"),
             "loadgen_lag_ms_max": float(lag.max()) if len(lag) else float("nan"),
             "options": {k: getattr(self.opt, k) for k in self.opt.__dataclass_fields__},
+            "boost": {
+                "router_realtime": self._guard is not None and self._guard.ok,
+                "realtime_dropped": RealtimeGuard.tripped - self._demoted0,
+            },
         }
         if self.interrupted:
             meta["interrupted_at_s"] = now
@@ -919,10 +1004,25 @@ class Router:
         return self.log.to_result("emu", stages=self.stages, timeline=tl, events=ev, meta=meta)
 
     def close(self) -> None:
-        """Stop every process (SIGCONT first, then stop, then kill) and remove the cgroups."""
+        """Stop every process (SIGCONT first, then stop, then kill), remove the cgroups and
+        put the router thread's scheduling back as it was. Idempotent; a Ctrl-C or SIGTERM
+        that arrives meanwhile does not cut it short: it is raised again once all is gone."""
         if self.closed:
             return
+        pending = None
+        for step in (self._stop_processes, self._close_limiter, self._drop_priority):
+            for _ in range(10):  # a signal interrupted the step: do it again (each is idempotent)
+                try:
+                    step()
+                    break
+                except (KeyboardInterrupt, SystemExit) as e:
+                    pending = pending or e
         self.closed = True
+        _LIVE.discard(self)
+        if pending is not None:
+            raise pending
+
+    def _stop_processes(self) -> None:
         reps = list(self.reps.values())
         for r in reps:
             with contextlib.suppress(Exception):
@@ -945,13 +1045,22 @@ class Router:
                 p.join(timeout=2)
         for p in procs:
             p.close()
+        self.reps.clear()
+
+    def _close_limiter(self) -> None:
         if self.limiter is not None:
             self.limiter.close()
-        self._realtime(False)
+
+    def _drop_priority(self) -> None:
         self._rt_ok = False
+        if self._sched0 is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                os.sched_setscheduler(self._tid, *self._sched0)
+            self._sched0 = None
         if self._nice is not None:
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
+                os.setpriority(os.PRIO_PROCESS, self._tid, self._nice)
             self._nice = None
-        self.reps.clear()
-        _LIVE.discard(self)
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None

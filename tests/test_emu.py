@@ -198,7 +198,7 @@ def check_utilisation(seen, r, replicas) -> None:
         t_prev = obs.t_s
 
 
-def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
+def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs, capsys):
     burn = Variant("burn", 0.7, BURN, model="burn")
     tiny = Variant("resnet_tiny18", 0.6975, LatencyModel(5, 1, 5, 1), model="resnet_tiny18")
     p = Pipeline.chain(Stage("s", (burn, tiny)))
@@ -215,6 +215,7 @@ def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs):
     w = Workload.from_rates([8] * 8, seed=2, slo_ms=1500.0)
     r = emulate(p, w, script)
     accounted(r, w)
+    assert "emu: " in capsys.readouterr().err  # progress=None: a bar once past 2 s
     ev = r.events
     resize = ev[(ev.kind == "resize") & (ev.state == "done")]
     assert len(resize) == 1 and resize["resize_delay_s"].iloc[0] < 0.5

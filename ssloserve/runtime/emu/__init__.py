@@ -20,6 +20,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 
 from .limits import (
     available_backends,
@@ -29,6 +30,9 @@ from .limits import (
     remove_stale_cgroups,
 )
 from .router import EmuOptions, Router, cleanup_all
+
+#: Seconds of wall time after which ``progress=None`` (auto) shows a progress bar.
+PROGRESS_AFTER_S = 2.0
 
 __all__ = [
     "emulate",
@@ -86,8 +90,8 @@ def emulate(pipeline, workload, policy, options=None):
     policy : anything with ``interval_s`` and ``decide(obs) -> Config`` (and optionally
         ``initial(pipeline, slo_ms)``)
     options : any object or mapping with the fields of :class:`EmuOptions` (missing ones
-        take its defaults), e.g. ``ssloserve.runtime.api.RunOptions``; ``progress=True``
-        shows a tqdm bar
+        take its defaults), e.g. ``ssloserve.runtime.api.RunOptions``; ``progress``: True
+        shows a tqdm bar, None (default) shows one once the run has taken 2 s, False never
 
     Returns
     -------
@@ -98,18 +102,10 @@ def emulate(pipeline, workload, policy, options=None):
     remove_stale_cgroups()
     router = Router(pipeline, workload, policy, options)
     progress = None
-    want_progress = (
-        options.get("progress", False)
-        if isinstance(options, dict)
-        else getattr(options, "progress", False)
-    )
     with _sigterm_raises():
         try:
             router.start()
-            if want_progress:
-                from tqdm.auto import tqdm
-
-                progress = tqdm(total=len(router.arrival_s), desc="emu", unit="req")
+            progress = _Bar(router.opt.progress, len(router.arrival_s))
             try:
                 router.loop(progress)
             except KeyboardInterrupt:
@@ -119,3 +115,30 @@ def emulate(pipeline, workload, policy, options=None):
             if progress is not None:
                 progress.close()
             router.close()
+
+
+class _Bar:
+    """The run's progress bar over requests with a final status: shown at once for
+    ``progress=True``, once the run has taken :data:`PROGRESS_AFTER_S` of wall time for
+    ``None`` (auto, as in the simulator), never for ``False``."""
+
+    def __init__(self, mode, total: int):
+        self.mode, self.total, self.n, self.bar = mode, total, 0, None
+        self.t0 = time.monotonic()
+
+    def update(self, k: int) -> None:
+        self.n += k
+        if self.mode is False:
+            return
+        if self.bar is None:
+            if self.mode is True or time.monotonic() - self.t0 > PROGRESS_AFTER_S:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=self.total, desc="emu", unit="req", leave=self.mode is True)
+                self.bar.update(self.n)
+        else:
+            self.bar.update(k)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,9 +1,12 @@
 """Simulated requests per wall second: ssloserve's simulator against idiomatic SimPy.
 
-Run from the repository root (results go to benchmarks/sim.md by hand)::
+Run from the repository root (results go to benchmarks/sim.md by hand); the real Twitter
+trace is read from ``$SSLOSERVE_DATA/workload/twitter_workload_per_second.tbz2``::
 
-    nice .venv/bin/python benchmarks/bench_sim.py            # all cases, 3 interleaved rounds
+    SSLOSERVE_DATA=/work/shared/data nice .venv/bin/python benchmarks/bench_sim.py
     nice .venv/bin/python benchmarks/bench_sim.py --quick    # smaller, 1 round
+    SSLOSERVE_DATA=/work/shared/data nice .venv/bin/python benchmarks/bench_sim.py \
+        --twitter-child --events                             # the replay through the event loop
 
 Cases (same arrivals for both; SimPy models in ``benchmarks/simpy_models.py``):
 
@@ -183,7 +186,7 @@ def synthetic_twitter(seed: int = 0) -> np.ndarray:
     return np.minimum(rng.poisson(lam), 388)
 
 
-def twitter_child(quick: bool):
+def twitter_child(quick: bool, events: bool = False):
     from ssloserve.data import has_data
     from ssloserve.policies import baseline
     from ssloserve.profiles import video_variants
@@ -211,7 +214,7 @@ def twitter_child(quick: bool):
     t1 = time.perf_counter()
     # the caller keeps no reference to the workload: once the simulator has read arrivals
     # and deadlines, its budget and payload columns (16 bytes a request) are freed
-    r = simulate(p, box.pop(), pol, RunOptions(progress=False))
+    r = simulate(p, box.pop(), pol, RunOptions(progress=False), fast=not events)
     t2 = time.perf_counter()
     s = r.summary()
     assert s["served"] + s["late"] + s["dropped"] == n == len(r)
@@ -235,9 +238,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--twitter-child", action="store_true")
     ap.add_argument("--skip-twitter", action="store_true")
+    ap.add_argument("--events", action="store_true", help="replay through the event loop")
     args = ap.parse_args()
     if args.twitter_child:
-        twitter_child(args.quick)
+        twitter_child(args.quick, args.events)
         return
     if args.quick:
         rows = bench_cases(1, 200_000, 30_000, 30_000)

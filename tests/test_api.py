@@ -120,3 +120,34 @@ def test_actuation_defaults_are_the_emulator_measurements():
     assert o.resize_delay_ms == raw["resize_delay_ms"]["median"]
     assert o.cold_start_s in raw["cold_start_s"].values()
     assert api.EMU_COSTS_SOURCE == "data/emu_costs.json"
+
+
+@pytest.mark.parametrize(
+    "corrupt,says",
+    [
+        (lambda log: log.status.__setitem__(1, 7), "request 1 has no final status"),
+        (lambda log: log.status.__setitem__(2, 0), "request 2 is served but finished at 0.9 s"),
+        (lambda log: log.status.__setitem__(0, 1), "request 0 is late but finished at 0.2 s"),
+        (lambda log: log.finish_s.__setitem__(3, 0.3), "request 3 is dropped but has a finish"),
+        (lambda log: log.reason.__setitem__(3, 0), "request 3 is dropped with no reason"),
+        (lambda log: log.reason.__setitem__(0, 2), "request 0 is not dropped but has reason 2"),
+    ],
+)
+def test_every_result_is_checked_for_lost_or_inconsistent_requests(corrupt, says):
+    """RequestLog.to_result (every runtime's last step) refuses a result whose accounting is
+    wrong, naming the first bad request; a consistent one passes."""
+    from ssloserve.runtime.result import RequestLog
+
+    def log4():
+        log = RequestLog(np.zeros(4), np.array([0.5, 0.5, 0.5, 0.5]), ["a"])
+        log.finish(0, 0.2)  # served
+        log.finish(1, 0.4)  # served
+        log.finish(2, 0.9)  # late
+        log.drop(3, "cannot_finish", 0.1)
+        return log
+
+    assert log4().to_result("sim").check_accounting() == {"served": 2, "late": 1, "dropped": 1}
+    log = log4()
+    corrupt(log)
+    with pytest.raises(RuntimeError, match=re.escape(says)):
+        log.to_result("sim")

@@ -58,6 +58,23 @@ class Static:
         return f"Static(cost={self.config.cost:g} cores)"
 
 
+def _check_args(policy: str, min_replicas: int, max_replicas: int, **ranges) -> None:
+    """Raise :class:`PolicyError` naming the first argument out of range; ``ranges`` maps a
+    name to ``(value, ok, what it must be)``."""
+    for name, (v, ok, want) in ranges.items():
+        if not ok:  # NaN fails every comparison, so it lands here too
+            raise PolicyError(f"{policy} {name} must be {want}, got {v!r}")
+    if not (isinstance(min_replicas, int) and isinstance(max_replicas, int)):
+        raise PolicyError(
+            f"{policy} min_replicas and max_replicas must be integers, "
+            f"got {min_replicas!r}, {max_replicas!r}"
+        )
+    if not 0 <= min_replicas <= max_replicas:
+        raise PolicyError(
+            f"{policy} needs 0 <= min_replicas <= max_replicas, got {min_replicas}, {max_replicas}"
+        )
+
+
 def _base(config: Config | None, pipeline: Pipeline) -> Config:
     return config if config is not None else Config.default(pipeline)
 
@@ -120,14 +137,15 @@ class HPA:
         min_replicas: int = 1,
         max_replicas: int = 1000,
     ):
-        if not 0 < target <= 1:
-            raise PolicyError(f"HPA target utilisation must be in (0, 1], got {target!r}")
-        if tolerance < 0 or interval_s <= 0 or stabilisation_s < 0:
-            raise PolicyError("HPA tolerance, interval_s and stabilisation_s must be >= 0 (> 0)")
-        if not 0 <= min_replicas <= max_replicas:
-            raise PolicyError(
-                f"need 0 <= min_replicas <= max_replicas, got {min_replicas}, {max_replicas}"
-            )
+        _check_args(
+            "HPA",
+            min_replicas,
+            max_replicas,
+            target=(target, 0 < target <= 1, "a utilisation in (0, 1]"),
+            tolerance=(tolerance, tolerance >= 0, ">= 0"),
+            interval_s=(interval_s, interval_s > 0, "> 0"),
+            stabilisation_s=(stabilisation_s, stabilisation_s >= 0, ">= 0"),
+        )
         self.config, self.target, self.tolerance = config, target, tolerance
         self.interval_s, self.stabilisation_s = interval_s, stabilisation_s
         self.min_replicas, self.max_replicas = min_replicas, max_replicas
@@ -215,10 +233,14 @@ class InferLine:
         min_replicas: int = 1,
         max_replicas: int = 1000,
     ):
-        if not 0 < utilisation <= 1:
-            raise PolicyError(f"utilisation target must be in (0, 1], got {utilisation!r}")
-        if window_s < 1 or interval_s <= 0:
-            raise PolicyError("window_s must be >= 1 and interval_s > 0")
+        _check_args(
+            "InferLine",
+            min_replicas,
+            max_replicas,
+            utilisation=(utilisation, 0 < utilisation <= 1, "a utilisation in (0, 1]"),
+            window_s=(window_s, window_s >= 1, ">= 1"),
+            interval_s=(interval_s, interval_s > 0, "> 0"),
+        )
         self.config, self.utilisation, self.window_s = config, utilisation, int(window_s)
         self.interval_s, self.min_replicas, self.max_replicas = (
             interval_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -56,11 +57,24 @@ def test_hpa_tolerance_band_scale_up_limit_and_slow_scale_down():
     assert all(x >= y for x, y in zip(seen, seen[1:], strict=False))
 
 
-def test_hpa_rejects_bad_parameters():
-    with pytest.raises(PolicyError, match="target"):
-        HPA(target=1.5)
-    with pytest.raises(PolicyError, match="min_replicas"):
-        HPA(min_replicas=3, max_replicas=2)
+@pytest.mark.parametrize(
+    "make,says",
+    [
+        (lambda: HPA(target=1.5), "HPA target must be a utilisation in (0, 1], got 1.5"),
+        (lambda: HPA(target=float("nan")), "HPA target must be"),
+        (lambda: HPA(tolerance=-0.1), "HPA tolerance must be >= 0, got -0.1"),
+        (lambda: HPA(interval_s=0), "HPA interval_s must be > 0, got 0"),
+        (lambda: HPA(stabilisation_s=-1), "HPA stabilisation_s must be >= 0"),
+        (lambda: HPA(min_replicas=3, max_replicas=2), "HPA needs 0 <= min_replicas"),
+        (lambda: InferLine(utilisation=0), "InferLine utilisation must be a utilisation in"),
+        (lambda: InferLine(window_s=0), "InferLine window_s must be >= 1, got 0"),
+        (lambda: InferLine(min_replicas=-1), "InferLine needs 0 <= min_replicas"),
+        (lambda: InferLine(max_replicas=2.5), "must be integers"),
+    ],
+)
+def test_baselines_reject_bad_parameters_by_name(make, says):
+    with pytest.raises(PolicyError, match=re.escape(says)):
+        make()
 
 
 @pytest.mark.parametrize("lam", [0.0, 7.0, 8.0, 8.1, 33.0])

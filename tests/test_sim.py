@@ -356,9 +356,18 @@ def test_duration_cuts_the_workload():
     check_accounting(r, int((w.arrival_s < 4.0).sum()))
 
 
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt) during the test, whatever the runner
+    installed; the runner's is put back afterwards."""
+    prev = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, prev)
+
+
 @pytest.mark.parametrize("how", ["raise", "sigint"])
 @pytest.mark.parametrize("queue", ["fifo", "edf"])
-def test_ctrl_c_in_the_fast_path_returns_what_was_measured(monkeypatch, queue, how):
+def test_ctrl_c_in_the_fast_path_returns_what_was_measured(monkeypatch, default_sigint, queue, how):
     """Interrupt a Static run (the batch-at-a-time path) from inside its service draws: by a
     KeyboardInterrupt raised there, or by a real SIGINT (the run stops at its next safe point)."""
     import ssloserve.runtime.sim as sim_mod
@@ -408,7 +417,7 @@ class SigintAt(StepPolicy):
         return self.a
 
 
-def test_real_ctrl_c_stops_the_event_loop_at_a_safe_point():
+def test_real_ctrl_c_stops_the_event_loop_at_a_safe_point(default_sigint):
     """A SIGINT in the middle of a run: the event loop stops within about a thousand events
     (here well under a simulated second at 4,000 events/s), returns every request accounted
     for, and puts the previous SIGINT handler back."""

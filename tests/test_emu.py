@@ -333,6 +333,33 @@ def test_ctrl_c_returns_the_partial_result_and_leaves_nothing(procs):
     assert r.meta["interrupted"] and len(r) < len(w)
 
 
+def test_a_real_sigint_stops_between_events_with_consistent_records(procs):
+    """Ctrl-C as the terminal sends it (SIGINT to this process, mid-run): the run stops at
+    its next safe point, at once, and returns every arrived request with a final status."""
+    w = Workload.from_rates([20] * 6, seed=8, slo_ms=500.0)
+    p = Pipeline.chain(Stage("s", (Variant("burn", 0.7, BURN, model="burn"),)))
+    sent = []
+
+    def interrupt():
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end:
+            routers = live_routers()
+            if routers and routers[0].t0 is not None and routers[0].now() >= 1.0:
+                sent.append(routers[0].now())
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+
+    th = threading.Thread(target=interrupt, daemon=True)
+    th.start()
+    r = emulate(p, w, Static(Config({"s": StageConfig("burn", 1, 1.0, 1)}), interval_s=0.5))
+    th.join()
+    accounted(r, w)
+    assert sent and r.meta["interrupted"]
+    assert 0 <= r.meta["interrupted_at_s"] - sent[0] < 0.5  # at once (a wait is <= 0.25 s)
+    assert 0 < len(r) < len(w)
+
+
 SIGTERM_SCRIPT = textwrap.dedent(
     """
     import json, os, sys

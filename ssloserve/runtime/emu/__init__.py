@@ -7,8 +7,10 @@ is an OS process running a sleep, burn or torch model under an enforced core lim
 (:mod:`~ssloserve.runtime.emu.limits`). Wall-clock time is real.
 
 Nothing outlives a run: :func:`emulate` stops every process and removes every cgroup on
-a normal end, an exception (even inside the policy), Ctrl-C (it returns the partial
-result, unfinished requests ``interrupted``) and SIGTERM (it cleans up, then exits);
+a normal end, an exception (even inside the policy), Ctrl-C (the router stops between two
+events, where every record is consistent, and returns the partial result, unfinished
+requests ``interrupted``; a second Ctrl-C interrupts at once, and clean-up still runs to
+the end) and SIGTERM (it cleans up, then exits);
 replicas also die with their parent (``PR_SET_PDEATHSIG``) and an ``atexit`` hook is the
 last backstop. Chapter: 00_tour ("simulator and emulator side by side").
 """
@@ -99,15 +101,18 @@ def emulate(pipeline, workload, policy, options=None):
     names the core-limit backend, ``meta["cold_start_s"]`` and ``meta["resize_delay_s"]``
     the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
     """
+    from ..sim import _CtrlC  # Ctrl-C at a safe point: the simulator's handler (imported
+    # here, not at the top: every worker process imports this package)
+
     remove_stale_cgroups()
     router = Router(pipeline, workload, policy, options)
     progress = None
-    with _sigterm_raises():
+    with _sigterm_raises(), _CtrlC() as stop:
         try:
             router.start()
             progress = _Bar(router.opt.progress, len(router.arrival_s))
             try:
-                router.loop(progress)
+                router.loop(progress, stop)
             except KeyboardInterrupt:
                 router.interrupted = True
             return router.finish()

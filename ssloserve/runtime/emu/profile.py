@@ -75,17 +75,22 @@ class LoneReplica:
     def __init__(self, model, cores: float = 1.0, core_limit: str = "auto", boost: bool = True):
         self.spec = _as_spec(model)
         self.cores = float(cores)
-        # bounded real time for the throttler thread (main thread only; see limits)
-        self._guard = RealtimeGuard().__enter__() if boost else None
-        self.limiter = make_limiter(core_limit if self.spec.uses_cpu else "none", boost=boost)
         self._bid = 0
         self._tok = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._feeder = None
-        t0 = time.monotonic()
-        rt = boost and not self.spec.uses_cpu
-        self.worker = Worker("replica", (self.spec, self.cores, os.getpid(), rt), name="lone")
+        self.worker = self.limiter = None
+        # bounded real time for the throttler thread (main thread only; see limits)
+        self._guard = RealtimeGuard().__enter__() if boost else None
+        try:
+            self.limiter = make_limiter(core_limit if self.spec.uses_cpu else "none", boost=boost)
+            t0 = time.monotonic()
+            rt = boost and not self.spec.uses_cpu
+            self.worker = Worker("replica", (self.spec, self.cores, os.getpid(), rt), name="lone")
+        except BaseException:
+            self.close()
+            raise
         self.pid = self.worker.pid
         try:
             if self.spec.uses_cpu:
@@ -160,13 +165,15 @@ class LoneReplica:
         return len(os.listdir(f"/proc/{self.pid}/task"))
 
     def close(self) -> None:
+        """Stop the process, remove its limit, drop the raised priority (idempotent)."""
         self.idle()
-        w = getattr(self, "worker", None)
+        w = self.worker
         if w is not None:
             w.kill()
             w.join(5)
             w.close()
-        self.limiter.close()
+        if self.limiter is not None:
+            self.limiter.close()
         if self._guard is not None:
             self._guard.close()
             self._guard = None

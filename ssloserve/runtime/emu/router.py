@@ -39,7 +39,7 @@ from ...pipeline import Config, Pipeline, StageConfig
 from ...queues import drop_threshold_s, make_queue
 from ..api import checked_config, initial_config, workload_arrays
 from ..observation import Observation
-from ..result import PENDING, REASONS, RequestLog, Result
+from ..result import PENDING, REASONS, RequestLog, Result, insert_rates
 from .limits import (
     RT_BUDGET_S,
     CoreLimiter,
@@ -891,8 +891,11 @@ class Router:
         self._record_interval(self.initial)
         self.lg_conn.send(("go", self.t0))
 
-    def loop(self, progress=None) -> None:
-        """Serve until every request has a final status or the drain time is over."""
+    def loop(self, progress=None, stop=None) -> None:
+        """Serve until every request has a final status or the drain time is over.
+
+        ``stop``: an object whose ``hit`` turns True at Ctrl-C; the loop then raises
+        KeyboardInterrupt between two events, where every record is consistent."""
         interval = float(getattr(self.policy, "interval_s", 1.0) or 1.0)
         last_arrival = float(self.arrival_s[-1]) if len(self.arrival_s) else 0.0
         horizon = max(self.horizon_s, last_arrival)
@@ -901,6 +904,8 @@ class Router:
         n = len(self.arrival_s)
         done_prev = 0
         while True:
+            if stop is not None and stop.hit:
+                raise KeyboardInterrupt
             now = self.now()
             if now >= next_tick and next_tick < horizon:
                 self._decide()
@@ -961,12 +966,7 @@ class Router:
             self.timeline,
             columns=["t_s", "cores", "replicas", "config", "target", "actuation"],
         )
-        if len(tl):
-            t = tl["t_s"].to_numpy(dtype=float)
-            nxt = np.append(t[1:], max(self.horizon_s, t[-1] + 1e-9))
-            lo = np.searchsorted(self.arrival_s, t, side="left")
-            hi = np.searchsorted(self.arrival_s, nxt, side="left")
-            tl.insert(1, "rate_rps", (hi - lo) / np.maximum(nxt - t, 1e-9))
+        tl = insert_rates(tl, self.arrival_s, self.horizon_s)
         cols = ["t_s", "stage", "kind", "state", "detail"]
         ev = pd.DataFrame(self.events)
         ev = ev if len(ev) else pd.DataFrame(columns=cols)

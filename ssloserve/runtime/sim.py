@@ -1061,7 +1061,7 @@ class _Sim:
         interrupted = False
         stop = _CtrlC()
         prog = _Progress(opts.progress, wall0, self.horizon, stop)
-        it = 0
+        it = queued = 0
         try:
             stop.__enter__()
             while True:
@@ -1191,6 +1191,7 @@ class _Sim:
                             break
                         if not ta < h0:
                             break
+                        queued += 1  # an arrival handled without a turn of the outer loop
                 else:
                     break
                 it += 1
@@ -1209,7 +1210,7 @@ class _Sim:
             prog.close(done=not interrupted)
         end_s = t if interrupted else max(self.horizon, t)
         self.account(end_s)
-        return self.finish(ai if interrupted else n, interrupted, end_s, wall0, it)
+        return self.finish(ai if interrupted else n, interrupted, end_s, wall0, it + queued)
 
     def finish(self, n_arrived, interrupted, end_s, wall0, it) -> Result:
         log = self.log
@@ -1384,7 +1385,10 @@ def simulate(
 
     Returns
     -------
-    Result; ``meta["core_seconds"]`` is the exact integral of reserved cores.
+    Result; ``meta["core_seconds"]`` is the exact integral of reserved cores, ``meta["path"]``
+    says which route ran (``"fast"`` or ``"events"``) and ``meta["events_processed"]`` how much
+    work it did (the event loop: arrivals, batch completions and other events; the fast path:
+    batches).
 
     Examples
     --------

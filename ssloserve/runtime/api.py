@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -30,7 +32,13 @@ __all__ = [
     "initial_config",
     "checked_config",
     "as_policy",
+    "SafeInterrupt",
+    "PROGRESS_AFTER_S",
 ]
+
+#: Seconds of wall time after which ``progress=None`` (auto) shows a progress bar, in every
+#: runtime.
+PROGRESS_AFTER_S = 2.0
 
 #: Runtimes ``run`` knows.
 RUNTIMES = ("sim", "emu")
@@ -168,6 +176,49 @@ class RunOptions:
         if self.node_cores is not None:
             return float(self.node_cores)
         return float(os.cpu_count() or 1) if runtime == "emu" else 1e6
+
+
+class SafeInterrupt:
+    """Ctrl-C (SIGINT) during a run sets ``hit`` instead of raising; the runtime checks ``hit``
+    at its safe points (where every record is consistent) and stops there, so a
+    KeyboardInterrupt never lands between two writes of one request's record. A second Ctrl-C
+    raises at once. Only the main thread can hold signal handlers: elsewhere, and where SIGINT
+    is ignored, it installs nothing and Ctrl-C behaves as usual. The previous handler is put
+    back on exit.
+
+    Examples
+    --------
+    >>> import os, signal
+    >>> before = signal.getsignal(signal.SIGINT)
+    >>> with SafeInterrupt() as stop:
+    ...     os.kill(os.getpid(), signal.SIGINT)   # a Ctrl-C mid-run: noted, nothing raised
+    ...     stop.hit
+    True
+    >>> signal.getsignal(signal.SIGINT) is before
+    True
+    """
+
+    def __init__(self):
+        self.hit = False
+        self.prev = None
+
+    def _handler(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __enter__(self) -> SafeInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            prev = signal.getsignal(signal.SIGINT)
+            if prev not in (signal.SIG_IGN, None):
+                self.prev = prev
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.prev is not None:
+            signal.signal(signal.SIGINT, self.prev)
+            self.prev = None
 
 
 def workload_arrays(workload, duration_s: float | None = None):

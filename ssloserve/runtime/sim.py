@@ -41,8 +41,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import signal
-import threading
 import time
 from array import array
 from dataclasses import asdict
@@ -53,7 +51,14 @@ import pandas as pd
 from ..errors import ProfileError
 from ..pipeline import Config, Pipeline, StageConfig
 from ..queues import drop_threshold_s, make_queue
-from .api import RunOptions, checked_config, initial_config, workload_arrays
+from .api import (
+    PROGRESS_AFTER_S,
+    RunOptions,
+    SafeInterrupt,
+    checked_config,
+    initial_config,
+    workload_arrays,
+)
 from .observation import Observation
 from .result import (
     DROPPED,
@@ -565,7 +570,7 @@ class _Sim:
         ids = None  # position -> request index (None: identity)
         A, G = self.a, None
         interrupted, t_stop, nb = False, INF, 0
-        stop = _CtrlC()
+        stop = SafeInterrupt()
         prog = _Progress(self.opts.progress, wall0, self.horizon * len(self.st), stop)
         try:
             stop.__enter__()
@@ -1059,7 +1064,7 @@ class _Sim:
         ta = chunk[0] if n else INF
         t = 0.0
         interrupted = False
-        stop = _CtrlC()
+        stop = SafeInterrupt()
         prog = _Progress(opts.progress, wall0, self.horizon, stop)
         it = queued = 0
         try:
@@ -1304,44 +1309,15 @@ def _noise_source(opts: RunOptions, k: int):
     return lambda: rng.lognormal(-sig * sig / 2.0, sig, _CHUNK).tolist()
 
 
-#: Seconds of wall time after which ``progress=None`` (auto) shows a progress bar.
-PROGRESS_AFTER_S = 2.0
-
-
-class _CtrlC:
-    """Ctrl-C (SIGINT) during a run sets ``hit``; the run stops at its next safe point (at most
-    about a thousand events later) with every record consistent, instead of wherever the
-    interrupt happened to land. A second Ctrl-C interrupts at once. Outside the main thread
-    (no signal handlers there) Ctrl-C raises KeyboardInterrupt as usual."""
-
-    def __init__(self):
-        self.hit = False
-        self.prev = None
-
-    def _handler(self, signum, frame):
-        if self.hit:
-            raise KeyboardInterrupt
-        self.hit = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            prev = signal.getsignal(signal.SIGINT)
-            if prev not in (signal.SIG_IGN, None):
-                self.prev = prev
-                signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.prev is not None:
-            signal.signal(signal.SIGINT, self.prev)
-            self.prev = None
+#: The emulator imports the Ctrl-C guard under this name.
+_CtrlC = SafeInterrupt
 
 
 class _Progress:
     """A progress bar over simulated time that appears once a run has taken
     :data:`PROGRESS_AFTER_S` (auto); every update is also a safe point to stop at Ctrl-C."""
 
-    def __init__(self, progress, wall0, total, stop: _CtrlC | None = None):
+    def __init__(self, progress, wall0, total, stop: SafeInterrupt | None = None):
         self.progress, self.wall0, self.total, self.stop = progress, wall0, total, stop
         self.bar = _bar(total) if progress else None
         self.t = 0.0

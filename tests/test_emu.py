@@ -20,12 +20,10 @@ import pytest
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
 from ssloserve.profiles import LatencyModel
-from ssloserve.runtime.emu import emulate, leftovers
+from ssloserve.runtime.emu import emulate, leftovers, nothing_left
 from ssloserve.runtime.emu.limits import (
     BACKENDS,
     RT_BUDGET_S,
-    child_pids,
-    emulator_cgroups,
     is_realtime,
 )
 from ssloserve.runtime.emu.router import live_routers
@@ -59,39 +57,23 @@ def _priority() -> tuple:
     )
 
 
-def clean(before: set[int], prio: tuple | None = None) -> None:
-    """No process this test started is alive, no cgroup of this process is left, and the
-    caller's scheduling (class, nice, real-time limit, SIGXCPU handler) is as before."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        extra = set(child_pids()) - before
-        if not extra:
-            break
-        time.sleep(0.1)
-    assert set(child_pids()) - before == set()
-    assert emulator_cgroups(os.getpid()) == []
-    assert live_routers() == []
-    if prio is not None:
-        assert _priority() == prio
-        assert not is_realtime()
-
-
 @pytest.fixture
 def procs():
-    before = set(child_pids())
+    """Around each test: nothing left (processes, cgroups, routers, real time) and the
+    caller's scheduling (class, nice, real-time limit, SIGXCPU handler) as before."""
     prio = _priority()
-    yield before
-    clean(before, prio)
+    with nothing_left():
+        yield
+    assert _priority() == prio
 
 
 @pytest.fixture(scope="module", autouse=True)
 def nothing_left_by_the_module():
-    """After the whole module: no child process, no cgroup of this process, no router left,
-    and this thread scheduled as before (the SIGTERM test checks its subprocess's cgroups)."""
-    before = set(child_pids())
+    """The same after the whole module (the SIGTERM test checks its subprocess itself)."""
     prio = _priority()
-    yield
-    clean(before, prio)
+    with nothing_left():
+        yield
+    assert _priority() == prio
 
 
 def _in_limit(router, pid: int) -> bool:

@@ -13,12 +13,10 @@ emulator was faster than the simulator, fails.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from ssloserve.runtime.emu import nothing_left
 from ssloserve.runtime.emu.fidelity import SETTINGS, compare
-from ssloserve.runtime.emu.limits import child_pids, emulator_cgroups
 
 pytestmark = pytest.mark.emu
 
@@ -29,11 +27,9 @@ BUSY_CORES = 0.5
 
 @pytest.fixture(scope="module", autouse=True)
 def nothing_left_by_the_module():
-    """After the whole module: no child process and no cgroup of this process."""
-    before = set(child_pids())
-    yield
-    assert set(child_pids()) - before == set()
-    assert emulator_cgroups(os.getpid()) == []
+    """After the whole module: no child process, no cgroup of this process, no router."""
+    with nothing_left():
+        yield
 
 
 def _accounted(r, n):

@@ -24,10 +24,12 @@ import signal
 import threading
 import time
 
+from ...errors import EmulatorError
 from .limits import (
     available_backends,
     child_pids,
     emulator_cgroups,
+    is_realtime,
     machine_cores,
     remove_stale_cgroups,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "available_backends",
     "machine_cores",
     "leftovers",
+    "nothing_left",
 ]
 
 atexit.register(cleanup_all)
@@ -79,6 +82,35 @@ def leftovers(pid: int | None = None) -> dict:
     """
     pid = os.getpid() if pid is None else pid
     return {"processes": child_pids(pid), "cgroups": [str(p) for p in emulator_cgroups(pid)]}
+
+
+@contextlib.contextmanager
+def nothing_left(wait_s: float = 5.0):
+    """A block after which no child process started inside it is alive (waiting up to
+    ``wait_s`` for them to exit), no emulator cgroup of this process remains and no router
+    is live, and this thread is not left in the real-time class; else
+    :class:`~ssloserve.errors.EmulatorError` says what was left.
+
+    Examples
+    --------
+    >>> with nothing_left():
+    ...     pass
+    """
+    from .router import live_routers
+
+    before, rt0 = set(child_pids()), is_realtime()
+    yield
+    deadline = time.monotonic() + wait_s
+    while set(child_pids()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = {
+        "processes": sorted(set(child_pids()) - before),
+        "cgroups": [str(p) for p in emulator_cgroups(os.getpid())],
+        "routers": len(live_routers()),
+        "realtime": is_realtime() and not rt0,
+    }
+    if any(left.values()):
+        raise EmulatorError(f"emulator runs left something behind: {left}")
 
 
 def emulate(pipeline, workload, policy, options=None):

@@ -35,9 +35,6 @@ from .limits import (
 )
 from .router import EmuOptions, Router, cleanup_all
 
-#: Seconds of wall time after which ``progress=None`` (auto) shows a progress bar.
-PROGRESS_AFTER_S = 2.0
-
 __all__ = [
     "emulate",
     "EmuOptions",
@@ -133,13 +130,13 @@ def emulate(pipeline, workload, policy, options=None):
     names the core-limit backend, ``meta["cold_start_s"]`` and ``meta["resize_delay_s"]``
     the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
     """
-    from ..sim import _CtrlC  # Ctrl-C at a safe point: the simulator's handler (imported
+    from ..api import SafeInterrupt  # Ctrl-C at a safe point, as in every runtime (imported
     # here, not at the top: every worker process imports this package)
 
     remove_stale_cgroups()
     router = Router(pipeline, workload, policy, options)
     progress = None
-    with _sigterm_raises(), _CtrlC() as stop:
+    with _sigterm_raises(), SafeInterrupt() as stop:
         try:
             router.start()
             progress = _Bar(router.opt.progress, len(router.arrival_s))
@@ -156,7 +153,7 @@ def emulate(pipeline, workload, policy, options=None):
 
 class _Bar:
     """The run's progress bar over requests with a final status: shown at once for
-    ``progress=True``, once the run has taken :data:`PROGRESS_AFTER_S` of wall time for
+    ``progress=True``, once the run has taken ``api.PROGRESS_AFTER_S`` of wall time for
     ``None`` (auto, as in the simulator), never for ``False``."""
 
     def __init__(self, mode, total: int):
@@ -168,6 +165,8 @@ class _Bar:
         if self.mode is False:
             return
         if self.bar is None:
+            from ..api import PROGRESS_AFTER_S
+
             if self.mode is True or time.monotonic() - self.t0 > PROGRESS_AFTER_S:
                 from tqdm.auto import tqdm
 

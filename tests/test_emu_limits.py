@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ssloserve.errors import ProfileError
+from ssloserve.errors import EmulatorError, ProfileError
 from ssloserve.profiles import LatencyModel
 from ssloserve.runtime.emu import nothing_left
 from ssloserve.runtime.emu.fidelity import own_cpu_s
@@ -133,3 +133,8 @@ def test_profile_recovers_the_sleep_model_and_refuses_unenforceable_cores():
         profile_model(BURN, batches=(1, 2), cores=(1, machine_cores() + 1))
     with pytest.raises(ProfileError, match="2 batch sizes"):
         profile_model(spec, batches=(1,), cores=(1, 2))
+
+
+def test_a_replica_that_dies_while_loading_is_a_typed_error():
+    with pytest.raises(EmulatorError, match="died while loading"):
+        LoneReplica(ModelSpec("torch", "no_such_variant"), 1.0)

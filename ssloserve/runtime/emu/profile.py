@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ...errors import ProfileError
+from ...errors import EmulatorError, ProfileError
 from ...profiles import LatencyModel, fit_latency_model
 from .limits import RealtimeGuard, cpu_time_s, machine_cores, make_limiter
 from .models import TORCH_VARIANTS, ModelSpec
@@ -94,8 +94,21 @@ class LoneReplica:
         self.pid = self.worker.pid
         try:
             if self.spec.uses_cpu:
-                self.limiter.add(self.pid, self.cores)
-            msg = self.worker.conn.recv()
+                try:
+                    self.limiter.add(self.pid, self.cores)
+                except OSError as e:
+                    raise EmulatorError(
+                        f"could not put the replica under its {self.cores:g}-core limit "
+                        f"({self.limiter.backend}): {e}"
+                    ) from e
+            try:
+                msg = self.worker.conn.recv()
+            except (EOFError, OSError) as e:
+                self.worker.join(5)
+                raise EmulatorError(
+                    f"the {self.spec.kind} replica {self.spec.name!r} died while loading "
+                    f"(exit code {self.worker.exitcode})"
+                ) from e
         except BaseException:
             self.close()
             raise

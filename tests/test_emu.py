@@ -25,6 +25,7 @@ from ssloserve.runtime.emu.limits import (
     BACKENDS,
     RT_BUDGET_S,
     is_realtime,
+    machine_cores,
 )
 from ssloserve.runtime.emu.router import live_routers
 from ssloserve.runtime.observation import Observation
@@ -272,20 +273,33 @@ def test_sigkilled_replica_is_replaced_and_its_requests_retried(procs):
     )
 
 
-def test_more_cores_than_the_machine_is_an_infeasible_resize(procs):
-    p = Pipeline.chain(Stage("s", (Variant("burn", 0.7, BURN, model="burn"),)))
+def test_more_cores_than_the_machine_is_an_infeasible_resize_or_switch(procs):
+    """Asking for more cores than the machine has is recorded as infeasible and the
+    replica keeps what it had: a resize, and a variant switch whose new replica cannot
+    fit beside the old one (the old variant keeps serving, as in the simulator)."""
+    p = Pipeline.chain(
+        Stage(
+            "s", (Variant("burn", 0.7, BURN, model="burn"), Variant("big", 0.8, BURN, model="burn"))
+        )
+    )
     huge = float(os.cpu_count() + 6)
     script = Script(
         Config({"s": StageConfig("burn", 1, 1.0, 1)}),
-        {0.5: Config({"s": StageConfig("burn", 1, huge, 1)})},
+        {
+            0.5: Config({"s": StageConfig("burn", 1, huge, 1)}),
+            1.0: Config({"s": StageConfig("big", 1, float(machine_cores()), 1)}),
+        },
     )
     w = Workload.from_rates([10, 10], seed=4, slo_ms=500.0)
     r = emulate(p, w, script)
     accounted(r, w)
     bad = r.events[(r.events.kind == "resize") & (r.events.state == "infeasible")]
     assert len(bad) >= 1 and "cores" in bad["detail"].iloc[0]  # asked again every tick
-    assert all(cfg["s"].cores == 1.0 for cfg in r.timeline["config"])
+    switch = r.events[(r.events.kind == "variant") & (r.events.state == "infeasible")]
+    assert len(switch) >= 1 and "exceed" in switch["detail"].iloc[0]
+    assert all(cfg["s"] == StageConfig("burn", 1, 1.0, 1) for cfg in r.timeline["config"])
     assert r.counts()["served"] == len(w)
+    assert (r.stage_records["s"]["replica"] == 0).all()  # the first replica served them all
 
 
 class Boom(Script):

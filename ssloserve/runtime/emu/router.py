@@ -347,15 +347,22 @@ class Router:
             st = self.st[s]
             old = st.target
             if new.variant != old.variant:
-                for r in self._live(s):
+                retiring = self._live(s)
+                for r in retiring:
                     r.retiring = True
                 self._event(s, "variant", "requested", f"{old.variant} -> {new.variant}")
                 started = 0
                 for _ in range(new.replicas):
                     if self._start_replica(s, new.variant, new.cores, "variant"):
                         started += 1
+                if started == 0 and new.replicas > 0:
+                    # no new replica fits: infeasible, the old variant keeps serving (as in
+                    # the simulator); the policy may ask again at its next decision
+                    for r in retiring:
+                        r.retiring = False
+                    continue
                 st.target = StageConfig(new.variant, new.replicas, new.cores, new.batch)
-                if started == 0:
+                if started == 0:  # a switch to zero replicas: the old ones just go
                     for r in list(st.replicas.values()):
                         if r.retiring:
                             self._drain(r)

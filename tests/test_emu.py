@@ -356,6 +356,33 @@ def test_a_real_sigint_stops_between_events_with_consistent_records(procs):
     assert 0 < len(r) < len(w)
 
 
+def test_a_sigint_while_replicas_load_stops_at_once(procs):
+    """Ctrl-C before the run has started (replicas still loading) raises KeyboardInterrupt
+    without waiting for them, and leaves nothing."""
+    sent = []
+
+    def interrupt():
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end:
+            routers = live_routers()
+            if routers and routers[0].t0 is None and routers[0].reps:
+                sent.append(time.monotonic())
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.002)
+
+    th = threading.Thread(target=interrupt, daemon=True)
+    th.start()
+    with pytest.raises(KeyboardInterrupt):
+        emulate(
+            _one_stage(),
+            Workload.from_rates([10] * 3, seed=9),
+            Static(Config.default(_one_stage())),
+        )
+    th.join()
+    assert sent and time.monotonic() - sent[0] < 3.0
+
+
 SIGTERM_SCRIPT = textwrap.dedent(
     """
     import json, os, sys

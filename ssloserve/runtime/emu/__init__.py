@@ -9,8 +9,9 @@ is an OS process running a sleep, burn or torch model under an enforced core lim
 Nothing outlives a run: :func:`emulate` stops every process and removes every cgroup on
 a normal end, an exception (even inside the policy), Ctrl-C (the router stops between two
 events, where every record is consistent, and returns the partial result, unfinished
-requests ``interrupted``; a second Ctrl-C interrupts at once, and clean-up still runs to
-the end) and SIGTERM (it cleans up, then exits);
+requests ``interrupted``; a Ctrl-C while the initial replicas still load raises
+KeyboardInterrupt at once, nothing having been measured; a second Ctrl-C interrupts at
+once, and clean-up still runs to the end) and SIGTERM (it cleans up, then exits);
 replicas also die with their parent (``PR_SET_PDEATHSIG``) and an ``atexit`` hook is the
 last backstop. Chapter: 00_tour ("simulator and emulator side by side").
 """
@@ -138,7 +139,7 @@ def emulate(pipeline, workload, policy, options=None):
     progress = None
     with _sigterm_raises(), SafeInterrupt() as stop:
         try:
-            router.start()
+            router.start(stop)
             progress = _Bar(router.opt.progress, len(router.arrival_s))
             try:
                 router.loop(progress, stop)

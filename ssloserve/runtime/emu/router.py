@@ -821,9 +821,10 @@ class Router:
                         self._on_replica_msg(r, r.conn.recv())
                 self._on_death(r)
 
-    def start(self) -> None:
+    def start(self, stop=None) -> None:
         """Create the limiter, start the initial replicas and the load generator; wait until
-        all are ready (the clock starts after: initial replicas are warm)."""
+        all are ready (the clock starts after: initial replicas are warm). ``stop`` as for
+        :meth:`loop`: a Ctrl-C while replicas load raises KeyboardInterrupt at once."""
         _LIVE.add(self)
         self._tid = threading.get_native_id()
         if self.opt.boost:
@@ -867,6 +868,8 @@ class Router:
             starting = [r for r in self.reps.values() if r.state == "starting"]
             if lg_ready and not starting:
                 break
+            if stop is not None and stop.hit:
+                raise KeyboardInterrupt
             if time.monotonic() > deadline:
                 raise EmulatorError(
                     f"{len(starting)} replica(s) not ready after {self.opt.start_timeout_s} s"

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 
+from ssloserve.errors import EmulatorError
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
 from ssloserve.profiles import LatencyModel
@@ -26,6 +27,8 @@ from ssloserve.runtime.emu.limits import (
     RT_BUDGET_S,
     is_realtime,
     machine_cores,
+    remove_stale_cgroups,
+    stale_cgroups,
 )
 from ssloserve.runtime.emu.router import live_routers
 from ssloserve.runtime.observation import Observation
@@ -273,6 +276,33 @@ def test_sigkilled_replica_is_replaced_and_its_requests_retried(procs):
     )
 
 
+def test_a_killed_load_generator_is_a_typed_error_and_leaves_nothing(procs):
+    """Without its load generator a run cannot go on (arrivals would silently stop): an
+    EmulatorError, and every process and cgroup is gone."""
+    killed = []
+
+    def killer():
+        t_end = time.monotonic() + 30
+        while time.monotonic() < t_end:
+            routers = live_routers()
+            if routers and routers[0].t0 is not None and routers[0].now() > 0.5:
+                killed.append(routers[0].loadgen.pid)
+                os.kill(killed[0], signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    with pytest.raises(EmulatorError, match="load generator died"):
+        emulate(
+            _one_stage(),
+            Workload.from_rates([10] * 4, seed=10),
+            Static(Config.default(_one_stage())),
+        )
+    th.join()
+    assert killed
+
+
 def test_more_cores_than_the_machine_is_an_infeasible_resize_or_switch(procs):
     """Asking for more cores than the machine has is recorded as infeasible and the
     replica keeps what it had: a resize, and a variant switch whose new replica cannot
@@ -413,7 +443,21 @@ SIGTERM_SCRIPT = textwrap.dedent(
 )
 
 
-def test_sigterm_to_the_parent_leaves_no_process_and_no_cgroup(tmp_path):
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a zombie has exited; only its entry is left)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return False
+    return raw[raw.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_parent_leaves_no_process_and_no_cgroup(tmp_path, sig):
+    """SIGTERM: the run cleans up, then exits with 128 + 15. SIGKILL cannot be caught: the
+    replicas and the load generator die with their parent (PR_SET_PDEATHSIG); its empty
+    cgroup folders are removed by the next run's first step (remove_stale_cgroups)."""
     script = tmp_path / "run.py"
     script.write_text(SIGTERM_SCRIPT)
     out = tmp_path / "pids.json"
@@ -426,16 +470,20 @@ def test_sigterm_to_the_parent_leaves_no_process_and_no_cgroup(tmp_path):
         import json
 
         info = json.loads(out.read_text())
-        assert all(os.path.exists(f"/proc/{p}") for p in info["pids"])
-        proc.send_signal(signal.SIGTERM)
+        assert all(_alive(p) for p in info["pids"])
+        proc.send_signal(sig)
         rc = proc.wait(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert rc == 128 + signal.SIGTERM
-    time.sleep(0.2)
-    alive = [p for p in info["pids"] if os.path.exists(f"/proc/{p}")]
-    assert alive == []
+    assert rc == (128 + sig if sig == signal.SIGTERM else -sig)
+    t_end = time.monotonic() + 5
+    while any(_alive(p) for p in info["pids"]) and time.monotonic() < t_end:
+        time.sleep(0.05)
+    assert [p for p in info["pids"] if _alive(p)] == []
+    if sig == signal.SIGKILL and info["cgroup"]:
+        assert str(info["cgroup"]) in [str(d) for d in stale_cgroups()]
+        remove_stale_cgroups()
     if info["cgroup"]:
         assert not os.path.exists(info["cgroup"])
     assert leftovers(proc.pid)["cgroups"] == []

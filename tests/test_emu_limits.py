@@ -4,9 +4,10 @@ A burn replica kept busy must use what its limit allows, within 5%, measured fro
 ``/proc/PID/stat`` over a window: 0.5 cores, then 1.5 cores after an in-place resize (same
 process). The machine may be shared: a measurement below the limit while other programs
 (this test process and the replica excluded, from ``/proc/stat``) left fewer free cores
-than the limit says nothing about the limit, so it is repeated (up to three times) and
+than the limit says nothing about the limit, so it is repeated (up to three windows) and
 skipped, with every window's numbers, only if that held in all three; using *more* than
-the limit fails at once, and so does using less while the machine had the cores free.
+the limit fails at once, and using less in every window fails if in any of them the
+machine had the cores free.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def _usage(rep: LoneReplica, window_s: float) -> tuple[float, float]:
 
 
 def assert_uses(rep: LoneReplica, cores: float, window_s: float = 2.0, attempts: int = 3):
+    """The replica uses ``cores`` within TOL in some window. More than the limit fails at
+    once. Less in every window fails if, in any of them, other programs left the limit
+    free (a burst of other work in one window is outlasted by the next); it is skipped,
+    with every window's numbers, only if other programs took the cores in all of them."""
     seen = []
     for _ in range(attempts):
         used, others = _usage(rep, window_s)
@@ -64,12 +69,11 @@ def assert_uses(rep: LoneReplica, cores: float, window_s: float = 2.0, attempts:
         assert used <= cores * (1 + TOL), f"used {used:.3f} cores, limit {cores} ({seen})"
         if used >= cores * (1 - TOL):
             return used
-        # below the limit: acceptable only when other programs left less than the limit free
-        room = machine_cores() - others
-        assert room < cores * (1 - TOL), (
-            f"used {used:.3f} of {cores} cores although other programs left {room:.2f} "
-            f"free ({seen})"
-        )
+    quiet = [w for w in seen if machine_cores() - w[1] >= cores * (1 - TOL)]
+    assert not quiet, (
+        f"used less than {cores} cores in every window although other programs left that "
+        f"much free in {quiet}: (used, others) = {seen}"
+    )
     pytest.skip(
         f"other programs took the cores in every window: (used, others) = {seen}, "
         f"limit {cores} on {machine_cores()} cores"

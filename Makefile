@@ -33,3 +33,11 @@ lab: setup
 
 clean:
 	rm -rf book/_build book/_static/vendor .pytest_cache .ruff_cache
+
+# BENCHMARKS.md collects the per-topic results that each benchmark script writes.
+BENCH_MD := predictors sim emu fidelity fa2 netnn
+BENCHMARKS.md: $(addprefix benchmarks/,$(addsuffix .md,$(BENCH_MD)))
+	{ echo "# Benchmarks"; echo; \
+	  echo "Collected from benchmarks/*.md by \`make BENCHMARKS.md\`; each section names the command that produced it."; \
+	  echo "The machines are shared and noisy: figures are ratios against a baseline measured in the same run."; \
+	  for f in $^; do echo; sed 's/^#/##/' $$f; done; } > $@

@@ -145,6 +145,7 @@ def compare(st: Setting, **options) -> tuple[dict, object, object]:
     run (see :func:`background_cores`)."""
     from ..api import run
 
+    options.setdefault("progress", False)  # a table of short runs: no bar per run
     p, policy, w = st.build()
     sim = run(p, w, policy, runtime="sim", **options)
     emu, bg = background_cores(lambda: run(p, w, policy, runtime="emu", **options))

@@ -151,3 +151,25 @@ def test_every_result_is_checked_for_lost_or_inconsistent_requests(corrupt, says
     corrupt(log)
     with pytest.raises(RuntimeError, match=re.escape(says)):
         log.to_result("sim")
+
+
+def test_emulator_only_options_pass_through_run():
+    """run(..., runtime="emu") takes the emulator's own options; "sim" refuses them by name."""
+    import pytest
+
+    from ssloserve import run
+    from ssloserve.errors import ConfigError
+    from ssloserve.pipeline import Config, Pipeline, Stage, Variant
+    from ssloserve.profiles import LatencyModel
+    from ssloserve.workloads import Workload
+
+    p = Pipeline.chain(Stage("a", (Variant("x", 0.9, LatencyModel(0, 0, 0, 5.0)),)))
+    w = Workload.from_rates([20, 20], seed=0, slo_ms=200.0)
+    with pytest.raises(ConfigError, match="core_limit"):
+        run(p, w, Config.default(p), runtime="sim", core_limit="throttle")
+    with pytest.raises(ConfigError, match="colour"):
+        run(p, w, Config.default(p), runtime="emu", colour="red")
+    r = run(p, w, Config.default(p), runtime="emu", core_limit="throttle", drain_s=5.0)
+    assert r.meta["core_limit"] == "throttle"
+    s = r.summary()
+    assert s["requests"] == len(w.arrival_s) == s["served"] + s["late"] + s["dropped"]

@@ -321,7 +321,9 @@ def run(
         a fixed :class:`~ssloserve.pipeline.Config`
     runtime : ``"sim"`` (discrete-event simulator) or ``"emu"`` (multiprocess emulator)
     options : a :class:`RunOptions`; keyword arguments override single fields
-        (``run(..., queue="edf", drop="cannot_finish")``)
+        (``run(..., queue="edf", drop="cannot_finish")``). With ``runtime="emu"`` the
+        emulator's own options are accepted too (``core_limit``, ``boost``, ``max_retries``,
+        ``drain_s``, ``start_timeout_s``; see ``ssloserve.runtime.emu.router.EmuOptions``)
 
     Returns
     -------
@@ -347,12 +349,25 @@ def run(
         raise ConfigError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
     if not isinstance(pipeline, Pipeline):
         raise PipelineError(f"expected a Pipeline, got {type(pipeline).__name__}")
-    opts = (options or RunOptions()).replace(**overrides).validate()
-    policy = as_policy(policy)
+    known = {f.name for f in fields(RunOptions)}
+    extra = {k: v for k, v in overrides.items() if k not in known}
+    opts = (options or RunOptions()).replace(**{k: v for k, v in overrides.items() if k in known})
     if runtime == "sim":
+        if extra:
+            opts.replace(**extra)  # raises ConfigError naming the unknown option(s)
         from .sim import simulate
 
-        return simulate(pipeline, workload, policy, opts)
+        return simulate(pipeline, workload, as_policy(policy), opts.validate())
     from .emu import emulate  # the multiprocess emulator (ssloserve/runtime/emu/)
+    from .emu.router import EmuOptions
 
-    return emulate(pipeline, workload, policy, opts)
+    emu_only = set(EmuOptions.__dataclass_fields__) - known
+    bad = sorted(set(extra) - emu_only)
+    if bad:
+        raise ConfigError(f"unknown run option(s) {bad}; options are {sorted(known | emu_only)}")
+    opts = opts.validate()
+    if extra:
+        import types
+
+        opts = types.SimpleNamespace(**{k: getattr(opts, k) for k in known}, **extra)
+    return emulate(pipeline, workload, as_policy(policy), opts)

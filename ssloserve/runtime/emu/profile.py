@@ -285,7 +285,8 @@ def profile_model(
                     progress.update(1)
         backend, cold = rep.limiter.backend, rep.cold_start_s
     table = pd.DataFrame(rows, columns=["batch", "cores", "latency_ms", "p95_ms", "repeats"])
-    fit = fit_latency_model(table["batch"], table["cores"], table["latency_ms"])
+    # measured on this machine, every term is CPU time: a negative one would only fit noise
+    fit = fit_latency_model(table["batch"], table["cores"], table["latency_ms"], nonnegative=True)
     return ProfileResult(table, fit, backend, cold, {"model": spec.name or spec.kind})
 
 

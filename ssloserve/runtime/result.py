@@ -296,6 +296,46 @@ class Result:
         out["violation_pct"] = 100.0 * (out["late"] + out["dropped"]) / out["requests"]
         return out.reset_index()
 
+    def per_window(self, width_s: int = 10) -> pd.DataFrame:
+        """Per window of ``width_s`` seconds: mean arrival rate, mean cores in use, violation %.
+
+        Cores come from the timeline (the config in force at each second's start); windows
+        are labelled by their first second; a window with no request has NaN violation %.
+        Chapter 00_tour charts it.
+
+        Examples
+        --------
+        >>> log = RequestLog(np.array([0.5, 1.5, 2.5]), np.array([1.0, 1.6, 2.6]), ["a"])
+        >>> log.finish(0, 0.9); log.finish(1, 1.9); log.finish(2, 2.6)
+        >>> tl = pd.DataFrame({"t_s": [0.0, 2.0], "cores": [1.0, 3.0]})
+        >>> log.to_result("sim", timeline=tl).per_window(2)
+           second  rps  cores  violation_pct
+        0       0  1.0    1.0           50.0
+        1       2  1.0    3.0            0.0
+        """
+        if width_s < 1:
+            raise ValueError(f"width_s must be a whole number of seconds >= 1, got {width_s!r}")
+        ps = self.per_second().set_index("second")
+        last = int(ps.index.max()) if len(ps) else -1  # seconds with no arrival count as 0 RPS
+        ps = ps.reindex(range(last + 1), fill_value=0).rename_axis("second").reset_index()
+        tl = self.timeline
+        if tl is not None and len(tl) and "cores" in tl:
+            at = np.searchsorted(tl["t_s"].to_numpy(float), ps["second"].to_numpy(float), "right")
+            ps["cores"] = tl["cores"].to_numpy(float)[np.clip(at - 1, 0, None)]
+        else:
+            ps["cores"] = np.nan
+        ps["missed"] = ps["late"] + ps["dropped"]
+        g = ps.groupby(ps["second"] // width_s * width_s)
+        out = pd.DataFrame(
+            {
+                "rps": g["requests"].mean(),
+                "cores": g["cores"].mean(),
+                "violation_pct": 100.0 * g["missed"].sum() / g["requests"].sum(),
+            }
+        )
+        out.index.name = "second"
+        return out.reset_index()
+
     def summary(self) -> dict:
         """SLO violation %, p50/p95/p99 latency (ms), core-seconds, dropped %, mean accuracy."""
         n = len(self)

@@ -28,6 +28,7 @@ __all__ = [
     "fidelity_errors",
     "compare",
     "fidelity_table",
+    "read_recorded_table",
     "background_cores",
     "own_cpu_s",
 ]
@@ -166,3 +167,29 @@ def fidelity_table(settings=SETTINGS, **options) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def read_recorded_table(path) -> pd.DataFrame:
+    r"""The first Markdown table of a recorded benchmark file (e.g. ``benchmarks/fidelity.md``,
+    written by ``benchmarks/bench_emu.py --fidelity``), as strings, with spaces in the
+    column names turned into underscores.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.md"
+    >>> _ = p.write_text("text\n\n| setting | p50 err |\n|---|---|\n| sleep | 0.02 |\n")
+    >>> read_recorded_table(p)
+      setting p50_err
+    0   sleep    0.02
+    """
+    rows = []
+    for line in open(path, encoding="utf-8").read().splitlines():
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    if len(rows) < 3:
+        raise ValueError(f"{path}: no Markdown table (header, rule, rows) found")
+    header = [c.replace(" ", "_") for c in rows[0]]
+    return pd.DataFrame(rows[2:], columns=header)

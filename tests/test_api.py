@@ -122,6 +122,21 @@ def test_actuation_defaults_are_the_emulator_measurements():
     assert api.EMU_COSTS_SOURCE == "data/emu_costs.json"
 
 
+def test_missing_emulator_costs_are_asked_for_not_invented(monkeypatch, tmp_path):
+    """Without data/emu_costs.json the defaults are NaN and validate() names the file."""
+    from ssloserve.runtime import api
+
+    import ssloserve.data
+
+    monkeypatch.setattr(ssloserve.data, "project_data_path", lambda name: tmp_path / name)
+    cold, resize, source = api._measured_costs()
+    assert np.isnan(cold) and np.isnan(resize) and source == "missing: data/emu_costs.json"
+    monkeypatch.setattr(api, "EMU_COSTS_SOURCE", source)
+    with pytest.raises(ConfigError, match="bench_emu.py --costs"):
+        RunOptions(cold_start_s=cold, resize_delay_ms=resize).validate()
+    assert RunOptions(cold_start_s=2.0, resize_delay_ms=0.2).validate().cold_start_s == 2.0
+
+
 @pytest.mark.parametrize(
     "corrupt,says",
     [

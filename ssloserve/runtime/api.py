@@ -50,8 +50,8 @@ def _measured_costs(name: str = "emu_costs.json") -> tuple[float, float, str]:
     """The emulator's measured cold start (s) and resize delay (ms), read from the project's
     ``data/emu_costs.json`` (written by ``benchmarks/bench_emu.py --costs``: the slowest
     torch-model cold start and the median in-place resize, as
-    ``ssloserve.runtime.emu.profile.emu_costs`` reads them), else the values it recorded
-    on the 2-core development machine."""
+    ``ssloserve.runtime.emu.profile.emu_costs`` reads them). Without that file both are NaN:
+    :meth:`RunOptions.validate` then asks for them (no number stands in for a measurement)."""
     import json
 
     from ..data import project_data_path
@@ -64,7 +64,7 @@ def _measured_costs(name: str = "emu_costs.json") -> tuple[float, float, str]:
         resize_ms = float(raw["resize_delay_ms"]["median"])
         return cold_s, resize_ms, f"data/{name}"
     except (OSError, KeyError, TypeError, ValueError):
-        return 1.76, 0.145, "recorded 2026-11-28 (data/emu_costs.json absent)"
+        return float("nan"), float("nan"), f"missing: data/{name}"
 
 
 #: Defaults of ``cold_start_s`` and ``resize_delay_ms``: what the emulator measured (a spawned
@@ -145,6 +145,16 @@ class RunOptions:
             raise ConfigError(f"unknown drop rule {self.drop!r}; choose one of {DROP_RULES}")
         if self.service not in SERVICE_KINDS:
             raise ConfigError(f"unknown service {self.service!r}; choose one of {SERVICE_KINDS}")
+
+        for name in ("cold_start_s", "resize_delay_ms"):
+            v = getattr(self, name)
+            if isinstance(v, float) and math.isnan(v) and EMU_COSTS_SOURCE.startswith("missing"):
+                raise ConfigError(
+                    f"run option {name} has no default: the emulator's measured costs "
+                    f"({EMU_COSTS_SOURCE}) are absent. Measure them with "
+                    "`python benchmarks/bench_emu.py --costs`, or pass "
+                    f"{name}=... (e.g. cold_start_s=2.0, resize_delay_ms=0.2)"
+                )
 
         def integer(v):
             return isinstance(v, int | np.integer) and not isinstance(v, bool)

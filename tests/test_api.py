@@ -124,9 +124,8 @@ def test_actuation_defaults_are_the_emulator_measurements():
 
 def test_missing_emulator_costs_are_asked_for_not_invented(monkeypatch, tmp_path):
     """Without data/emu_costs.json the defaults are NaN and validate() names the file."""
-    from ssloserve.runtime import api
-
     import ssloserve.data
+    from ssloserve.runtime import api
 
     monkeypatch.setattr(ssloserve.data, "project_data_path", lambda name: tmp_path / name)
     cold, resize, source = api._measured_costs()

@@ -6,9 +6,22 @@ STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 export SSLOSERVE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup test book lab lint clean quick
+.PHONY: setup chromium test book lab lint clean quick
 
 setup: $(STAMP)
+
+# The book's browser test (tests/test_book.py) drives Debian's chromium: `make test` installs
+# it when run as root (CI, these machines); elsewhere it says the one command to run.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "test: installing Debian's chromium for the book's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "test: chromium is missing; install it once with: sudo apt-get install -y chromium" \
+	         "(or set SSLOSERVE_SKIP_BROWSER=1 to skip the book's browser check)" >&2; \
+	    [ -n "$$SSLOSERVE_SKIP_BROWSER" ]; \
+	  fi; }
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +34,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint
+test: setup chromium lint
 	SSLOSERVE_QUICK=1 $(BIN)/python -m pytest $(NBVAL)
 
 book: setup

@@ -6,7 +6,7 @@ outputs (a static SVG chart, a Vega-Lite mimetype output, Altair's HTML output, 
 slider with saved widget state), so the offline JavaScript is exercised even before any
 chapter uses it.
 
-The browser tests need Debian's ``chromium`` (``.ci/run`` installs it). Without it they
+The browser tests need Debian's ``chromium`` (``make test`` installs it when run as root). Without it they
 fail, unless ``SSLOSERVE_SKIP_BROWSER=1`` asks to skip them.
 """
 
@@ -282,7 +282,7 @@ def _require_chromium():
     if not Path(CHROMIUM).is_file():
         pytest.fail(
             f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium; "
-            ".ci/run does it) or set SSLOSERVE_SKIP_BROWSER=1 to skip this check"
+            "`make test` does it as root) or set SSLOSERVE_SKIP_BROWSER=1 to skip this check"
         )
 
 

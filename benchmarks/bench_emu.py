@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
-from ssloserve.profiles import LatencyModel
 from ssloserve.runtime.emu import emulate, machine_cores
 from ssloserve.runtime.emu.fidelity import background_cores, fidelity_table
 from ssloserve.runtime.emu.profile import measure_actuation_costs

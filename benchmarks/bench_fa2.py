@@ -19,8 +19,8 @@ import pandas as pd
 
 from ssloserve import fa2
 from ssloserve.errors import InfeasibleError
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Pipeline, Stage, Variant
-from ssloserve.profiles import LatencyModel
 from ssloserve.workloads import Workload, segment
 
 

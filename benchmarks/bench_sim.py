@@ -46,9 +46,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import simpy_models  # noqa: E402
 
+from ssloserve.latency import LatencyModel  # noqa: E402
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant  # noqa: E402
 from ssloserve.policies import Static  # noqa: E402
-from ssloserve.profiles import LatencyModel  # noqa: E402
 from ssloserve.runtime.api import RunOptions  # noqa: E402
 from ssloserve.runtime.sim import simulate  # noqa: E402
 from ssloserve.workloads import Workload  # noqa: E402
@@ -187,9 +187,9 @@ def synthetic_twitter(seed: int = 0) -> np.ndarray:
 
 
 def twitter_child(quick: bool, events: bool = False):
+    from ssloserve.catalog import video_variants
     from ssloserve.data import has_data
     from ssloserve.policies import baseline
-    from ssloserve.profiles import video_variants
     from ssloserve.workloads import TWITTER, twitter_trace
 
     if has_data(TWITTER):

@@ -38,8 +38,8 @@ def pipeline_by_name(name: str, detector: str = "yolov5n", classifier: str = "re
     >>> pipeline_by_name("video").order
     ('detect', 'classify')
     """
+    from .catalog import video_variants
     from .pipeline import Pipeline, Stage
-    from .profiles import video_variants
 
     det, cls = video_variants()
     pick = {v.name: v for v in det + cls}

@@ -38,13 +38,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import InfeasibleError, PipelineError, ProfileError
+from .latency import batch_delay_ms, replicas_needed
 from .pipeline import Config, Pipeline, StageConfig
 from .runtime.observation import Observation
 
 __all__ = [
     "EPS_MS",
-    "batch_delay_ms",
-    "replicas_needed",
     "ChainPlan",
     "Parallel",
     "stage_options",
@@ -81,70 +80,6 @@ EPS_MS = 1e-9
 # --------------------------------------------------------------------------------------
 # building blocks
 # --------------------------------------------------------------------------------------
-
-
-def batch_delay_ms(b: int, lam: float, kind: str = "mean") -> float:
-    """Batch formation delay: the first of ``b`` requests waits for ``b - 1`` more (PAPERS.md 0.2).
-
-    Parameters
-    ----------
-    b : batch size, at least 1
-    lam : arrival rate, requests per second, positive
-    kind : ``"mean"``: ``(b - 1) / lam``, what the planners use by default; ``"p99"``: the
-        99th percentile of the Gamma(b - 1, 1 / lam) time that ``b - 1`` Poisson arrivals
-        take (stricter)
-
-    Returns
-    -------
-    Milliseconds (0 for ``b = 1``).
-
-    Examples
-    --------
-    >>> batch_delay_ms(4, 100.0)
-    30.0
-    >>> batch_delay_ms(1, 0.5)
-    0.0
-    >>> round(batch_delay_ms(2, 100.0, "p99"), 2)   # one exponential gap: ln(100) / lam
-    46.05
-    """
-    if b <= 1:
-        return 0.0
-    if kind == "mean":
-        return 1000.0 * (b - 1) / lam
-    if kind == "p99":
-        return _gamma_p99(b - 1) * 1000.0 / lam
-    raise ValueError(f"batch delay kind must be 'mean' or 'p99', got {kind!r}")
-
-
-_P99_CACHE: dict[int, float] = {}
-
-
-def _gamma_p99(k: int) -> float:
-    """99th percentile of Gamma(k, 1) (cached)."""
-    if k not in _P99_CACHE:
-        from scipy.stats import gamma
-
-        _P99_CACHE[k] = float(gamma.ppf(0.99, k))
-    return _P99_CACHE[k]
-
-
-def replicas_needed(lam: float, l_ms: float, b: int) -> int:
-    """Instances to serve ``lam`` RPS with batches of ``b`` taking ``l_ms`` each: ceil(lam / h).
-
-    ``h = 1000 b / l_ms`` is one instance's throughput. A quotient within 1e-9 of an
-    integer counts as that integer (floating-point noise must not buy an extra instance).
-
-    Examples
-    --------
-    >>> replicas_needed(30.0, 100.0, 1)   # 10 RPS per instance
-    3
-    >>> replicas_needed(31.0, 100.0, 1)
-    4
-    >>> replicas_needed(30.0, 100.0, 4)
-    1
-    """
-    x = lam * l_ms / (1000.0 * b)
-    return max(1, math.ceil(x - 1e-9))
 
 
 @dataclass(frozen=True)
@@ -506,7 +441,7 @@ def stage_options(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),), max_batch=2))
     >>> [(o["batch"], o["latency_ms"], o["replicas"]) for o in stage_options(p, "a", 100.0)]
     [(1, 20.0, 2), (2, 40.0, 2)]
@@ -573,7 +508,7 @@ def configuration_graph(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> m = LatencyModel(0, 10, 0, 10)
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, m),), max_batch=2),
     ...                    Stage("b", (Variant("y", 1.0, m),), max_batch=2))
@@ -709,7 +644,7 @@ def to_chain(pipeline: Pipeline) -> tuple:
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> S = lambda n: Stage(n, (Variant("v", 1.0, LatencyModel(0, 1, 0, 1)),))
     >>> p = Pipeline([S(x) for x in "abcde"],
     ...              [("a", "b"), ("a", "c"), ("c", "d"), ("b", "e"), ("d", "e"), ("a", "e")])
@@ -843,7 +778,7 @@ def plan(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> det = Stage("detect", (Variant("yolo", 0.5, LatencyModel(0, 20, 0, 30)),), max_batch=8)
     >>> cls = Stage("classify", (Variant("resnet", 0.7, LatencyModel(0, 5, 0, 15)),), max_batch=8)
     >>> p = Pipeline.chain(det, cls)
@@ -868,7 +803,7 @@ def path_latency_ms(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
     >>> path_latency_ms(p, Config({"a": StageConfig("x", 1, 1.0, 3)}), 100.0)
     60.0
@@ -900,7 +835,7 @@ def brute_force(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),), max_batch=4))
     >>> cfg = brute_force(p, 100.0, 50.0)
     >>> cfg["a"].batch, cfg["a"].replicas
@@ -932,7 +867,7 @@ def plan_table(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
     >>> plan_table(p, Config({"a": StageConfig("x", 2, 1.0, 3)}), 100.0)[["batch", "latency_ms"]]
            batch  latency_ms
@@ -994,7 +929,7 @@ def slo_split_plan(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> det = Stage("detect", (Variant("yolo", 0.5, LatencyModel(0, 20, 0, 30)),), max_batch=8)
     >>> cls = Stage("classify", (Variant("resnet", 0.7, LatencyModel(0, 5, 0, 15)),), max_batch=8)
     >>> p = Pipeline.chain(det, cls)
@@ -1056,7 +991,7 @@ def static_peak_plan(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
     >>> static_peak_plan(p, [5, 40, 12], 200.0) == plan(p, 40.0, 200.0)
     True
@@ -1165,7 +1100,7 @@ class FA2Policy(_Replan):
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
     >>> pol = FA2Policy(p, slo_ms=200.0, interval_s=10, stabilisation_s=30, headroom=1.0,
     ...                 slo_safety=1.0)
@@ -1185,7 +1120,7 @@ class SLOSplitPolicy(_Replan):
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
     >>> SLOSplitPolicy(p, slo_ms=200.0).initial().cost
     1.0
@@ -1202,7 +1137,7 @@ def static_peak_policy(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 10, 0, 10)),)))
     >>> static_peak_policy(p, [5, 300], 200.0)
     Static(cost=4 cores)
@@ -1226,7 +1161,7 @@ def video_pipeline(
 ) -> Pipeline:
     """The video pipeline, detector then classifier, with fixed variants from the menu.
 
-    Latency models come from :func:`ssloserve.profiles.video_variants` (fitted on the
+    Latency models come from :func:`ssloserve.catalog.video_variants` (fitted on the
     profiles when they are present, else the published fits).
 
     Examples
@@ -1235,8 +1170,8 @@ def video_pipeline(
     >>> p.order, p.stage("detect").variants[0].name, p.stage("classify").variants[0].name
     (('detect', 'classify'), 'yolov5s', 'resnet50')
     """
+    from .catalog import video_variants
     from .pipeline import Stage
-    from .profiles import video_variants
 
     det, cls = video_variants(cores=cores, source=source)
     pick = {v.name: v for v in det + cls}

@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 
 from .errors import ConfigError, PipelineError
+from .latency import throughput_rps
 
 __all__ = ["Variant", "Stage", "Pipeline", "StageConfig", "Config"]
 
@@ -32,7 +33,7 @@ class Variant:
 
     Examples
     --------
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> v = Variant("resnet18", 0.6975, LatencyModel(34.7, 2.06, 19.5, 14.3))
     >>> round(v.latency_ms(1, 1), 2)
     70.56
@@ -49,10 +50,9 @@ class Variant:
         return self.latency.latency(b, self.cores if c is None else c)
 
     def throughput_rps(self, b, c=None):
-        """h(b, c) = 1000 b / l(b, c), requests per second of one replica."""
-        b_arr = np.asarray(b, dtype=float)
-        out = 1000.0 * b_arr / np.asarray(self.latency_ms(b, c))
-        return float(out) if out.ndim == 0 else out
+        """h(b, c) = 1000 b / l(b, c), requests per second of one replica
+        (:func:`~ssloserve.latency.throughput_rps`)."""
+        return throughput_rps(b, self.latency_ms(b, c))
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Stage:
 
     Examples
     --------
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> s = Stage("classify", (Variant("r18", 0.7, LatencyModel(1, 1, 1, 1)),))
     >>> s.variant("r18").name
     'r18'
@@ -104,7 +104,7 @@ class Pipeline:
 
     Examples
     --------
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> m = LatencyModel(1, 1, 1, 1)
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, m),)), Stage("b", (Variant("y", 1.0, m),)))
     >>> p.order

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .errors import PolicyError
+from .latency import offered_load, replicas_needed
 from .pipeline import Config, Pipeline
 from .runtime.observation import Observation
 
@@ -85,7 +86,8 @@ class HPA:
     Every ``interval_s`` (Kubernetes: 15 s) it reads each stage's CPU utilisation ``u``, the
     busy fraction of its ready replicas over the last interval, as the runtime measured it
     (``obs.utilisation[stage]``). Where the runtime gave no measurement it estimates
-    ``u = min(1, lam * l(b, c) / (1000 * b * n))`` with ``lam`` the mean arrival rate of the
+    ``u = min(1, lam * l(b, c) / (1000 * b * n))`` (the offered load of
+    :func:`~ssloserve.latency.offered_load` over ``n``) with ``lam`` the mean arrival rate of the
     last interval (full batches assumed; a replica cannot be more than 100% busy, so under
     overload it sees 100%, as the real HPA does). Then it sets
 
@@ -107,7 +109,7 @@ class HPA:
     Examples
     --------
     >>> from ssloserve.pipeline import Pipeline, Stage, Variant, StageConfig
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 100.0)),)))
     >>> hpa = HPA(Config({"a": StageConfig("x", 2)}), target=0.5)
     >>> cfg = hpa.initial(p, 1000.0)
@@ -174,7 +176,7 @@ class HPA:
         lam = float(np.mean(obs.rates_rps[-win:])) if len(obs.rates_rps) else 0.0
         n = max(sc.replicas, 1)
         l_ms = pipeline.stage(stage).variant(sc.variant).latency_ms(sc.batch, sc.cores)
-        return min(1.0, lam * l_ms / (1000.0 * sc.batch * n))
+        return min(1.0, offered_load(lam, l_ms, sc.batch) / n)
 
     def decide(self, obs: Observation) -> Config:
         if self.config is None:
@@ -215,7 +217,7 @@ class InferLine:
     Examples
     --------
     >>> from ssloserve.pipeline import Pipeline, Stage, Variant, StageConfig
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 100.0)),)))
     >>> il = InferLine(Config({"a": StageConfig("x", 1, 1.0, 1)}), utilisation=0.8)
     >>> cfg = il.initial(p, 1000.0)
@@ -255,11 +257,14 @@ class InferLine:
         return self.config
 
     def replicas_for(self, lam_rps: float, pipeline: Pipeline, stage: str) -> int:
-        """ceil(lam / (h(b, c) * utilisation)) within the bounds."""
+        """ceil(lam / (h(b, c) * utilisation)) within the bounds
+        (:func:`~ssloserve.latency.replicas_needed`; ``min_replicas`` at ``lam = 0``)."""
         sc = self.config[stage]
-        h = pipeline.stage(stage).variant(sc.variant).throughput_rps(sc.batch, sc.cores)
-        n = math.ceil(lam_rps / (h * self.utilisation) - 1e-9) if lam_rps > 0 else 0
-        return int(min(max(n, self.min_replicas), self.max_replicas))
+        l_ms = pipeline.stage(stage).variant(sc.variant).latency_ms(sc.batch, sc.cores)
+        n = replicas_needed(
+            lam_rps, l_ms, sc.batch, utilisation=self.utilisation, min_replicas=self.min_replicas
+        )
+        return int(min(n, self.max_replicas))
 
     def decide(self, obs: Observation) -> Config:
         pipeline = obs.pipeline or self._pipeline
@@ -299,7 +304,7 @@ def baseline(
     Examples
     --------
     >>> from ssloserve.pipeline import Stage, Variant
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 1.0, LatencyModel(0, 0, 0, 100.0)),)))
     >>> baseline("static", p, 1000.0, [4, 30, 8]).config["a"].replicas   # 30 / (10 x 0.8)
     4

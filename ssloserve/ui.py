@@ -7,7 +7,7 @@ frozen in the static book: a chapter states every result its prose needs in a st
 too.
 
 - :func:`latency_point` / :func:`latency_widget`: l(b, c), throughput and Amdahl speed-up of
-  one replica under a :class:`~ssloserve.profiles.LatencyModel` (PAPERS.md 0.1).
+  one replica under a :class:`~ssloserve.latency.LatencyModel` (PAPERS.md 0.1).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import inspect
 
 import pandas as pd
 
-from .profiles import LatencyModel
+from .latency import LatencyModel
 
 __all__ = ["latency_point", "latency_widget", "defaults"]
 

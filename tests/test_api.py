@@ -11,8 +11,8 @@ import pytest
 
 import ssloserve
 from ssloserve.errors import ConfigError, PipelineError
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
-from ssloserve.profiles import LatencyModel
 from ssloserve.runtime import RunOptions, run
 from ssloserve.runtime.api import initial_config, workload_arrays
 from ssloserve.runtime.observation import Observation
@@ -173,8 +173,8 @@ def test_emulator_only_options_pass_through_run():
 
     from ssloserve import run
     from ssloserve.errors import ConfigError
+    from ssloserve.latency import LatencyModel
     from ssloserve.pipeline import Config, Pipeline, Stage, Variant
-    from ssloserve.profiles import LatencyModel
     from ssloserve.workloads import Workload
 
     p = Pipeline.chain(Stage("a", (Variant("x", 0.9, LatencyModel(0, 0, 0, 5.0)),)))

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from ssloserve.errors import EmulatorError
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
-from ssloserve.profiles import LatencyModel
 from ssloserve.runtime.emu import emulate, leftovers, nothing_left
 from ssloserve.runtime.emu.limits import (
     BACKENDS,
@@ -417,7 +417,7 @@ SIGTERM_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
-    from ssloserve.profiles import LatencyModel
+    from ssloserve.latency import LatencyModel
     from ssloserve.runtime.emu import emulate
     from ssloserve.runtime.emu.router import live_routers
     from ssloserve.workloads import Workload

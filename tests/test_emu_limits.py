@@ -18,7 +18,7 @@ import time
 import pytest
 
 from ssloserve.errors import EmulatorError, ProfileError
-from ssloserve.profiles import LatencyModel
+from ssloserve.latency import LatencyModel
 from ssloserve.runtime.emu import nothing_left
 from ssloserve.runtime.emu.fidelity import own_cpu_s
 from ssloserve.runtime.emu.limits import (

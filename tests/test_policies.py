@@ -10,9 +10,9 @@ import pytest
 
 from ssloserve import run
 from ssloserve.errors import PolicyError
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import HPA, InferLine, Policy, Static
-from ssloserve.profiles import LatencyModel
 from ssloserve.runtime.observation import Observation
 from ssloserve.workloads import Workload
 

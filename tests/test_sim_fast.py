@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
-from ssloserve.profiles import LatencyModel
 from ssloserve.runtime.api import RunOptions
 from ssloserve.runtime.sim import simulate
 from ssloserve.workloads import Workload

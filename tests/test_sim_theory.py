@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from ssloserve import run
+from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
-from ssloserve.profiles import LatencyModel
 from ssloserve.workloads import Workload
 
 MU = 100.0  # service rate of one server (1/s): a 10 ms service time

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ssloserve.profiles import LatencyModel
+from ssloserve.latency import LatencyModel
 from ssloserve.ui import defaults, latency_point, latency_widget
 
 MODEL = LatencyModel(gamma=18.3, delta=4.5, epsilon=45.6, eta=1.5)

@@ -343,7 +343,7 @@ def run(
     Examples
     --------
     >>> from ssloserve.pipeline import Pipeline, Stage, Variant, Config
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> from ssloserve.workloads import Workload
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 0.9, LatencyModel(0, 0, 0, 10.0)),)))
     >>> w = Workload.from_rates([50] * 4, seed=1, slo_ms=100.0)

@@ -1369,7 +1369,7 @@ def simulate(
     Examples
     --------
     >>> from ssloserve.pipeline import Pipeline, Stage, Variant, Config, StageConfig
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> from ssloserve.policies import Static
     >>> from ssloserve.workloads import Workload
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 0.8, LatencyModel(0, 0, 0, 100.0)),)))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ...latency import LatencyModel
 from ...pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ...policies import Static
-from ...profiles import LatencyModel
 from ...workloads import Workload
 from .limits import machine_busy_s
 

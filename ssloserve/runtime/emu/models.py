@@ -19,7 +19,7 @@ Chapter: 00_tour ("the emulator").
 
 Examples
 --------
->>> from ssloserve.profiles import LatencyModel
+>>> from ssloserve.latency import LatencyModel
 >>> m = SleepModel(LatencyModel(0, 0, 2.0, 1.0))
 >>> m.set_cores(2.0)
 >>> m.expected_ms(1)
@@ -157,7 +157,7 @@ class BurnModel(_Base):
 
     Examples
     --------
-    >>> from ssloserve.profiles import LatencyModel
+    >>> from ssloserve.latency import LatencyModel
     >>> m = BurnModel(LatencyModel(1.0, 0.0, 1.0, 0.5))
     >>> m.set_cores(2.0)
     >>> t = time.thread_time(); m.infer(2); m.close()
@@ -384,7 +384,7 @@ class TorchModel(_Base):
 
 def load_model(spec: ModelSpec):
     """The model object a replica runs for ``spec`` (not yet loaded)."""
-    from ...profiles import LatencyModel
+    from ...latency import LatencyModel
 
     if spec.kind == "sleep":
         return SleepModel(LatencyModel(*spec.params))

@@ -3,7 +3,7 @@ what actuation costs here (cold start, in-place resize).
 
 :func:`profile_model` runs one replica process, resizes it in place to each core count
 of the grid, times batches of each size and fits the latency model l(b, c) of PAPERS.md
-0.1 (:func:`ssloserve.profiles.fit_latency_model`), so a user can profile their own
+0.1 (:func:`ssloserve.latency.fit_latency_model`), so a user can profile their own
 machine (``ssloserve profile`` on the command line). :func:`measure_actuation_costs`
 measures the emulator's cold start and resize delay, the values the simulator should
 use as ``cold_start_s`` and ``resize_delay_ms``; :func:`emu_costs` reads the values
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EmulatorError, ProfileError
-from ...profiles import LatencyModel, fit_latency_model
+from ...latency import LatencyModel, fit_latency_model
 from .limits import RealtimeGuard, cpu_time_s, machine_cores, make_limiter
 from .models import TORCH_VARIANTS, ModelSpec
 from .worker import Worker
@@ -206,7 +206,7 @@ class ProfileResult:
     ----------
     table : one row per (batch, cores): ``batch, cores, latency_ms`` (median),
         ``p95_ms``, ``repeats``
-    latency : the fitted :class:`~ssloserve.profiles.LatencyModel` (with ``mape``)
+    latency : the fitted :class:`~ssloserve.latency.LatencyModel` (with ``mape``)
     backend : the core-limit backend that enforced the cores
     cold_start_s : the replica's cold start on this machine
     """

@@ -1,19 +1,27 @@
-"""Latency models l(b, c), their least-squares fit, and profile tables (PAPERS.md 0.1).
+"""The profile catalogue: the real latency grids, published fits and variant menus, each
+with its source (PAPERS.md 0.1 and 3).
 
-Chapters: every chapter uses it; 00_tour introduces it.
+Chapters: 00_tour reads the Sponge grid; 01_fa2 and 03_ipa plan over :func:`video_variants`;
+02_sponge and 04_biscale use the grids and fits.
 
-Besides the model this module reads the real profiles under ``$SSLOSERVE_DATA/profiling``
-into one tidy form (columns model, batch, cores, latency_ms and, where the table has them,
-sla_ms, capacity_rps, saturation_rps): :func:`sponge_grid`, :func:`yolov5s_grid`,
-:func:`infadapter_capacity`; the published fits :func:`biscale_latency_models`; the published
-accuracies :func:`accuracy_menu`; and builds the video pipeline's variant menus
-(:func:`video_variants`). A malformed table raises
-:class:`~ssloserve.errors.TraceFormatError` naming the file and the line.
-"""
+It reads the real profiles under ``$SSLOSERVE_DATA/profiling`` (their public sources are in
+``profiling/SOURCE.md``) into one tidy form (columns model, batch, cores, latency_ms and, where
+the table has them, sla_ms, capacity_rps, saturation_rps):
+
+- :func:`sponge_grid` -- Sponge's measured grid (saeid93/sponge);
+- :func:`yolov5s_grid` -- a YOLOv5s p95 grid (reconfigurable-ml-pipeline/ipa);
+- :func:`infadapter_capacity` and :func:`resnet_slowdown` -- InfAdapter's ResNet CPU capacities;
+- :func:`biscale_latency_models` and :func:`biscale_settings` -- Biscale's published l(b, c)
+  fits, SLOs and batch limits;
+- :func:`accuracy_table` and :func:`accuracy_menu` -- IPA's published accuracies;
+- :class:`LatencyTable` -- a measured grid used as a variant's latency;
+- :func:`video_variants` -- the video pipeline's variant menus built from all of the above.
+
+A malformed table raises :class:`~ssloserve.errors.TraceFormatError` naming the file and the
+line. The latency model itself is :mod:`ssloserve.latency`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +29,9 @@ import pandas as pd
 
 from .data import data_path, read_table
 from .errors import ProfileError, TraceFormatError
+from .latency import LatencyModel, fit_latency_model, throughput_rps
 
 __all__ = [
-    "LatencyModel",
-    "fit_latency_model",
     "LatencyTable",
     "sponge_grid",
     "yolov5s_grid",
@@ -43,132 +50,6 @@ YOLOV5S_GRID = "profiling/yolov5s_p95_latency_batch_cores.csv"
 INFADAPTER = "profiling/infadapter_resnet_cpu_capacity_Feb21.csv"
 BISCALE = "profiling/biscale_latency_models.csv"
 ACCURACIES = "profiling/ipa_model_variant_accuracies.yaml"
-
-
-@dataclass(frozen=True)
-class LatencyModel:
-    """l(b, c) = gamma*b/c + delta*b + epsilon/c + eta, in milliseconds (PAPERS.md 0.1).
-
-    ``(gamma*b + epsilon)/c`` is the part more cores speed up (Amdahl's parallel part),
-    ``delta*b + eta`` the part they do not.
-
-    Examples
-    --------
-    >>> m = LatencyModel(gamma=20.0, delta=5.0, epsilon=40.0, eta=2.0)
-    >>> m.latency(4, 2)
-    82.0
-    >>> round(m.throughput(4, 2), 2)
-    48.78
-    >>> round(m.speedup(1, 1e9), 3) == round(1 / (1 - m.parallel_fraction(1)), 3)
-    True
-    """
-
-    gamma: float
-    delta: float
-    epsilon: float
-    eta: float
-    mape: float | None = field(default=None, compare=False)
-    max_error_ms: float | None = field(default=None, compare=False)
-
-    def latency(self, b, c):
-        """Latency in ms of one batch of size ``b`` on ``c`` cores (vectorised)."""
-        b = np.asarray(b, dtype=float)
-        c = np.asarray(c, dtype=float)
-        out = self.gamma * b / c + self.delta * b + self.epsilon / c + self.eta
-        return float(out) if out.ndim == 0 else out
-
-    def throughput(self, b, c):
-        """Requests per second of one replica: h(b, c) = 1000 b / l(b, c)."""
-        b = np.asarray(b, dtype=float)
-        out = 1000.0 * b / np.asarray(self.latency(b, c))
-        return float(out) if out.ndim == 0 else out
-
-    def parallel_fraction(self, b):
-        """p(b) = (gamma b + epsilon) / (gamma b + epsilon + delta b + eta)."""
-        b = np.asarray(b, dtype=float)
-        par = self.gamma * b + self.epsilon
-        out = par / (par + self.delta * b + self.eta)
-        return float(out) if out.ndim == 0 else out
-
-    def speedup(self, b, c):
-        """Amdahl speed-up l(b, 1) / l(b, c)."""
-        out = np.asarray(self.latency(b, 1.0)) / np.asarray(self.latency(b, c))
-        return float(out) if out.ndim == 0 else out
-
-    @property
-    def params(self) -> tuple[float, float, float, float]:
-        """(gamma, delta, epsilon, eta)."""
-        return (self.gamma, self.delta, self.epsilon, self.eta)
-
-
-def fit_latency_model(batches, cores, latencies_ms, *, nonnegative: bool = False) -> LatencyModel:
-    """Least-squares fit of :class:`LatencyModel` on the features ``[b/c, b, 1/c, 1]``.
-
-    Parameters
-    ----------
-    batches, cores, latencies_ms : equal-length sequences of measurements (ms, positive)
-    nonnegative : constrain all four parameters to be >= 0 (non-negative least squares).
-        Off by default, as in the papers (a published YOLOv5n fit has eta < 0); on for
-        measurements of one's own machine, where each term is CPU time and a negative one
-        only fits noise (chapter 00_tour).
-
-    Returns
-    -------
-    LatencyModel with ``mape`` (mean absolute percentage error, %) and ``max_error_ms`` set.
-
-    Examples
-    --------
-    >>> true = LatencyModel(18.0, 4.5, 45.0, 1.2)
-    >>> b = [1, 2, 4, 8, 1, 2, 4, 8]; c = [1, 1, 1, 1, 4, 4, 4, 4]
-    >>> fit = fit_latency_model(b, c, true.latency(b, c))
-    >>> [round(x, 6) for x in fit.params]
-    [18.0, 4.5, 45.0, 1.2]
-    >>> b, c = [1, 2, 4, 1, 2, 4], [1, 1, 1, 2, 2, 2]
-    >>> noisy = [27.2, 41.4, 87.2, 43.6, 70.2, 127.0]   # 2 cores slower: a busy machine
-    >>> min(fit_latency_model(b, c, noisy).params) < 0
-    True
-    >>> min(fit_latency_model(b, c, noisy, nonnegative=True).params) >= 0
-    True
-    """
-    b = np.asarray(batches, dtype=float).ravel()
-    c = np.asarray(cores, dtype=float).ravel()
-    y = np.asarray(latencies_ms, dtype=float).ravel()
-    if not (len(b) == len(c) == len(y)):
-        raise ProfileError(
-            f"batches, cores and latencies_ms differ in length ({len(b)}, {len(c)}, {len(y)})"
-        )
-    bad = ~np.isfinite(b) | ~np.isfinite(c) | ~np.isfinite(y)
-    if bad.any():
-        raise ProfileError(f"NaN or infinite value at point(s) {np.flatnonzero(bad).tolist()}")
-    if (y <= 0).any():
-        raise ProfileError(
-            f"latencies must be positive; point(s) {np.flatnonzero(y <= 0).tolist()} are not"
-        )
-    if (b < 1).any() or (c <= 0).any():
-        raise ProfileError("batch sizes must be >= 1 and cores > 0")
-    distinct = {(float(x), float(z)) for x, z in zip(b, c, strict=True)}
-    if len(distinct) < 4:
-        raise ProfileError(
-            f"need at least 4 distinct (batch, cores) points to fit 4 parameters; got {len(distinct)}"
-        )
-    X = np.column_stack([b / c, b, 1.0 / c, np.ones_like(b)])
-    if np.linalg.matrix_rank(X) < 4:
-        raise ProfileError(
-            "the (batch, cores) points do not determine the 4 parameters: vary both batch and cores"
-        )
-    if nonnegative:
-        from scipy.optimize import nnls
-
-        theta, _ = nnls(X, y)
-    else:
-        theta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    pred = X @ theta
-    err = np.abs(pred - y)
-    return LatencyModel(
-        *(float(t) for t in theta),
-        mape=float(np.mean(err / y) * 100.0),
-        max_error_ms=float(err.max()),
-    )
 
 
 # --------------------------------------------------------------------------- tables
@@ -251,9 +132,8 @@ class LatencyTable:
         return float(out) if out.ndim == 0 else out
 
     def throughput(self, b, c):
-        """Requests per second of one replica, 1000 b / l(b, c)."""
-        out = 1000.0 * np.asarray(b, dtype=float) / np.asarray(self.latency(b, c))
-        return float(out) if np.ndim(out) == 0 else out
+        """Requests per second of one replica, h(b, c) (:func:`~ssloserve.latency.throughput_rps`)."""
+        return throughput_rps(b, self.latency(b, c))
 
     def fit(self) -> LatencyModel:
         """Least-squares :class:`LatencyModel` through the measured points."""
@@ -538,7 +418,7 @@ def resnet_slowdown(path=None) -> dict[str, float]:
 #: What :func:`video_variants` uses when the profiling folder is absent: the published
 #: Biscale fits and IPA accuracies (PAPERS.md 0.1 and 3) and the slowdowns that
 #: :func:`resnet_slowdown` measures on InfAdapter's table, rounded to 2 decimals.
-#: ``tests/test_profiles.py`` checks every number against the data files when present.
+#: ``tests/test_catalog.py`` checks every number against the data files when present.
 VIDEO_FALLBACK: dict[str, object] = {
     "detector_fit": (148.8171, 37.4937, 5.4329, -15.4759),
     "classifier_fit": (34.6933, 2.0581, 19.4788, 14.2594),

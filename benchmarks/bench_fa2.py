@@ -21,7 +21,8 @@ from ssloserve import fa2
 from ssloserve.errors import InfeasibleError
 from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Pipeline, Stage, Variant
-from ssloserve.workloads import Workload, segment
+from ssloserve.traces import segment
+from ssloserve.workloads import Workload
 
 
 def same(f, g, args):

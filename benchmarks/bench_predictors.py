@@ -22,7 +22,7 @@ from ssloserve.predictors import (
     evaluate,
     twitter_split,
 )
-from ssloserve.workloads import SEGMENTS, ipa_segment
+from ssloserve.traces import SEGMENTS, ipa_segment
 
 
 def main(argv=None) -> None:

@@ -190,7 +190,7 @@ def twitter_child(quick: bool, events: bool = False):
     from ssloserve.catalog import video_variants
     from ssloserve.data import has_data
     from ssloserve.policies import baseline
-    from ssloserve.workloads import TWITTER, twitter_trace
+    from ssloserve.traces import TWITTER, twitter_trace
 
     if has_data(TWITTER):
         counts, source = twitter_trace(), "twitter"

@@ -205,12 +205,10 @@ def sponge_grid(path=None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data(SPONGE_GRID):
-    ...     m = LatencyTable.from_frame(sponge_grid()).fit()
-    ...     print(round(m.gamma, 1), round(m.delta, 1), round(m.epsilon, 1), round(m.mape))
-    ... else:
-    ...     print(18.3, 4.5, 45.7, 13)
+    >>> from ssloserve.data import require_data
+    >>> require_data(SPONGE_GRID)
+    >>> m = LatencyTable.from_frame(sponge_grid()).fit()
+    >>> print(round(m.gamma, 1), round(m.delta, 1), round(m.epsilon, 1), round(m.mape))
     18.3 4.5 45.7 13
     """
     return _grid(SPONGE_GRID, "yolov5n (sponge)", path)
@@ -221,8 +219,9 @@ def yolov5s_grid(path=None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> len(yolov5s_grid()) if has_data(YOLOV5S_GRID) else 20
+    >>> from ssloserve.data import require_data
+    >>> require_data(YOLOV5S_GRID)
+    >>> len(yolov5s_grid())
     20
     """
     return _grid(YOLOV5S_GRID, "yolov5s", path)
@@ -239,12 +238,10 @@ def infadapter_capacity(path=None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data(INFADAPTER):
-    ...     d = infadapter_capacity(); r = d[(d.model == "resnet18") & (d.sla_ms == 750)]
-    ...     print(r.set_index("cores").capacity_rps[[1, 4, 8, 16]].tolist())
-    ... else:
-    ...     print([19.0, 90.0, 190.0, 385.0])
+    >>> from ssloserve.data import require_data
+    >>> require_data(INFADAPTER)
+    >>> d = infadapter_capacity(); r = d[(d.model == "resnet18") & (d.sla_ms == 750)]
+    >>> print(r.set_index("cores").capacity_rps[[1, 4, 8, 16]].tolist())
     [19.0, 90.0, 190.0, 385.0]
     """
     p = Path(path) if path is not None else data_path(INFADAPTER)
@@ -268,12 +265,10 @@ def biscale_latency_models(path=None) -> dict[tuple[str, str], LatencyModel]:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data(BISCALE):
-    ...     m = biscale_latency_models()[("video", "video-classifier")]
-    ...     print(round(m.gamma, 1), round(m.parallel_fraction(1), 2))
-    ... else:
-    ...     print(34.7, 0.77)
+    >>> from ssloserve.data import require_data
+    >>> require_data(BISCALE)
+    >>> m = biscale_latency_models()[("video", "video-classifier")]
+    >>> print(round(m.gamma, 1), round(m.parallel_fraction(1), 2))
     34.7 0.77
     """
     p = Path(path) if path is not None else data_path(BISCALE)
@@ -289,8 +284,9 @@ def biscale_settings(path=None) -> dict[str, dict[str, float]]:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> biscale_settings()["video"] if has_data(BISCALE) else {"slo_ms": 780.0, "max_batch": 8}
+    >>> from ssloserve.data import require_data
+    >>> require_data(BISCALE)
+    >>> biscale_settings()["video"]
     {'slo_ms': 780.0, 'max_batch': 8}
     """
     p = Path(path) if path is not None else data_path(BISCALE)
@@ -322,11 +318,9 @@ def accuracy_table(path=None) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data(ACCURACIES):
-    ...     d = accuracy_table(); print(d[d.variant == "yolov5s"].value.iloc[0])
-    ... else:
-    ...     print(56.8)
+    >>> from ssloserve.data import require_data
+    >>> require_data(ACCURACIES)
+    >>> d = accuracy_table(); print(d[d.variant == "yolov5s"].value.iloc[0])
     56.8
     """
     import yaml
@@ -374,11 +368,9 @@ def accuracy_menu(path=None) -> dict[str, dict[str, float]]:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data(ACCURACIES):
-    ...     m = accuracy_menu(); print(m["detector"]["yolov5n"], m["classifier"]["resnet152"])
-    ... else:
-    ...     print(0.457, 0.7831)
+    >>> from ssloserve.data import require_data
+    >>> require_data(ACCURACIES)
+    >>> m = accuracy_menu(); print(m["detector"]["yolov5n"], m["classifier"]["resnet152"])
     0.457 0.7831
     """
     d = accuracy_table(path)
@@ -400,12 +392,9 @@ def resnet_slowdown(path=None) -> dict[str, float]:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data(INFADAPTER):
-    ...     print({k: round(v, 2) for k, v in resnet_slowdown().items()})
-    ... else:
-    ...     print({'resnet18': 1.0, 'resnet34': 1.73, 'resnet50': 2.23, 'resnet101': 3.7,
-    ...            'resnet152': 5.23})
+    >>> from ssloserve.data import require_data
+    >>> require_data(INFADAPTER)
+    >>> print({k: round(v, 2) for k, v in resnet_slowdown().items()})
     {'resnet18': 1.0, 'resnet34': 1.73, 'resnet50': 2.23, 'resnet101': 3.7, 'resnet152': 5.23}
     """
     d = infadapter_capacity(path)

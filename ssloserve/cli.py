@@ -66,7 +66,8 @@ def trace_by_name(name: str, seed: int = 0, damping: int = 8):
     """
     from pathlib import Path
 
-    from .workloads import read_counts, segment, step_load
+    from .traces import read_counts, segment
+    from .workloads import step_load
 
     if not (isinstance(damping, int) and damping >= 1):
         raise SsloserveError(f"--damping must be an integer >= 1, got {damping!r}")

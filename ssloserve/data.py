@@ -1,6 +1,9 @@
 """Where real data lives: ``$SSLOSERVE_DATA`` (CI: ``../shared/data``), else a user cache.
 
 The project never ships these files; each one's public source is named when it is missing.
+A docstring example that reads real data starts with ``>>> require_data(relpath)``
+(:func:`require_data`), so that without the data it is skipped, visibly, instead of
+printing a typed-in answer.
 """
 
 from __future__ import annotations
@@ -10,7 +13,15 @@ from pathlib import Path
 
 from .errors import DataNotFoundError, TraceFormatError
 
-__all__ = ["SOURCES", "data_dir", "data_path", "has_data", "project_data_path", "read_table"]
+__all__ = [
+    "SOURCES",
+    "data_dir",
+    "data_path",
+    "has_data",
+    "require_data",
+    "project_data_path",
+    "read_table",
+]
 
 #: Public origin of every real data file the library reads (see each folder's SOURCE.md).
 SOURCES: dict[str, str] = {
@@ -76,7 +87,8 @@ def data_path(relpath: str) -> Path:
 
     Examples
     --------
-    >>> not has_data("profiling") or data_path("profiling").is_dir()
+    >>> require_data("profiling")
+    >>> data_path("profiling").is_dir()
     True
     """
     searched = []
@@ -91,6 +103,37 @@ def data_path(relpath: str) -> Path:
 def has_data(relpath: str) -> bool:
     """True when :func:`data_path` would find ``relpath``."""
     return any((c / relpath).exists() for c in _candidates())
+
+
+def require_data(relpath: str) -> None:
+    """Skip the rest of a doctest (or test) when the real data file ``relpath`` is missing.
+
+    The one way a docstring example that reads real data says so: its first line is
+    ``>>> require_data("profiling/...")``. With the file present it does nothing; without
+    it, under pytest it calls ``pytest.skip`` (the docstring counts as skipped, with the
+    file named in the ``-ra`` summary, so a run without data is visible), elsewhere it
+    raises :class:`unittest.SkipTest`. Examples before that line have already run.
+
+    Parameters
+    ----------
+    relpath : a path under the data folder, as for :func:`data_path`
+
+    Examples
+    --------
+    >>> require_data("profiling")          # present here, or this docstring is skipped
+    >>> data_path("profiling").is_dir()
+    True
+    """
+    if has_data(relpath):
+        return
+    msg = f"real data {relpath!r} absent (set $SSLOSERVE_DATA; source: {_source_for(relpath)})"
+    try:
+        import pytest
+    except ImportError:  # pragma: no cover - pytest is how the doctests run
+        import unittest
+
+        raise unittest.SkipTest(msg) from None
+    pytest.skip(msg)
 
 
 def project_data_path(name: str) -> Path:

@@ -245,14 +245,12 @@ def twitter_split(trace=None, damping: int = 1) -> tuple[np.ndarray, np.ndarray]
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data("workload/twitter_workload_per_second.tbz2"):
-    ...     tr, te = twitter_split(); print(len(tr) > 1_150_000, len(te) > 570_000)
-    ... else:
-    ...     print(True, True)
+    >>> from ssloserve.data import require_data
+    >>> require_data("workload/twitter_workload_per_second.tbz2")
+    >>> tr, te = twitter_split(); print(len(tr) > 1_150_000, len(te) > 570_000)
     True True
     """
-    from .workloads import twitter_trace
+    from .traces import twitter_trace
 
     a = np.asarray(twitter_trace() if trace is None else trace, dtype=np.int64) // int(damping)
     day = 86_400

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ssloserve import predictors as pd_
 from ssloserve.data import has_data
 from ssloserve.errors import ProfileError
-from ssloserve.workloads import TWITTER, synthetic_segment
+from ssloserve.traces import TWITTER, synthetic_segment
 
 real_twitter = pytest.mark.skipif(
     not has_data(TWITTER), reason="Twitter trace absent ($SSLOSERVE_DATA); synthetic checks only"

@@ -21,26 +21,11 @@ import pytest
 from ssloserve import run
 from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ssloserve.queueing import md1_wait_s, mmc_wait_s
 from ssloserve.workloads import Workload
 
 MU = 100.0  # service rate of one server (1/s): a 10 ms service time
 REP = 2_000_000  # requests per replication (bounds memory)
-
-
-def erlang_c_wq(lam: float, mu: float, c: int) -> float:
-    """Mean waiting time in queue of M/M/c (Erlang C)."""
-    a = lam / mu
-    rho = a / c
-    s = sum(a**k / math.factorial(k) for k in range(c))
-    top = a**c / math.factorial(c) / (1 - rho)
-    p_wait = top / (s + top)
-    return p_wait / (c * mu - lam)
-
-
-def md1_wq(lam: float, mu: float) -> float:
-    """Mean waiting time in queue of M/D/1 (Pollaczek-Khinchine)."""
-    rho = lam / mu
-    return rho / (2 * mu * (1 - rho))
 
 
 def _estimate(c: int, rho: float, service: str, n: int, seed: int):
@@ -83,7 +68,7 @@ CASES = [
 )
 def test_mean_wait_matches_closed_form(c, service, rho, n):
     lam = rho * MU * c
-    truth = md1_wq(lam, MU) if service == "deterministic" else erlang_c_wq(lam, MU, c)
+    truth = md1_wait_s(lam, MU) if service == "deterministic" else mmc_wait_s(lam, MU, c)
     est, se = _estimate(c, rho, service, n, seed=11)
     assert se <= 0.0075 * truth, f"unfair test: standard error {se / truth:.2%} of the truth"
     assert est == pytest.approx(truth, rel=0.02), (est, truth, se)
@@ -91,6 +76,6 @@ def test_mean_wait_matches_closed_form(c, service, rho, n):
 
 def test_closed_forms_agree_with_each_other():
     # M/M/1 is Erlang C with one server: Wq = rho / (mu - lam)
-    assert erlang_c_wq(80.0, 100.0, 1) == pytest.approx(0.8 / 20.0)
+    assert mmc_wait_s(80.0, 100.0, 1) == pytest.approx(0.8 / 20.0)
     # deterministic service halves the M/M/1 wait (Pollaczek-Khinchine)
-    assert md1_wq(80.0, 100.0) == pytest.approx(erlang_c_wq(80.0, 100.0, 1) / 2)
+    assert md1_wait_s(80.0, 100.0) == pytest.approx(mmc_wait_s(80.0, 100.0, 1) / 2)

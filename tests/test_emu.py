@@ -21,7 +21,7 @@ from ssloserve.errors import EmulatorError
 from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
-from ssloserve.runtime.emu import emulate, leftovers, nothing_left
+from ssloserve.runtime.emu import emulate, leftovers, live_routers, nothing_left
 from ssloserve.runtime.emu.limits import (
     BACKENDS,
     RT_BUDGET_S,
@@ -30,7 +30,6 @@ from ssloserve.runtime.emu.limits import (
     remove_stale_cgroups,
     stale_cgroups,
 )
-from ssloserve.runtime.emu.router import live_routers
 from ssloserve.runtime.observation import Observation
 from ssloserve.runtime.result import DROPPED, LATE, SERVED
 from ssloserve.workloads import Workload
@@ -166,8 +165,7 @@ def check_utilisation(seen, r, replicas) -> None:
     """The busy fraction the policy saw equals the one in the request records: batch
     service time over replica time, per interval (the router's view of a batch also holds
     its two pipe hops, so it may be a little larger)."""
-    if "utilisation" not in Observation.__dataclass_fields__:
-        pytest.skip("this version of Observation has no utilisation field")
+    assert "utilisation" in Observation.__dataclass_fields__, "Observation lost utilisation"
     t_prev = 0.0
     for obs in seen:
         for s, n in replicas.items():
@@ -223,8 +221,12 @@ def test_actuation_in_place_resize_scale_out_variant_switch_scale_in(procs, caps
     late = r.requests["arrival_s"] > 6.5
     served = r.requests["status"] == SERVED
     assert np.allclose(r.requests["accuracy"][late & served], 0.6975)
-    # the policy saw the config in force: one replica until the scale-out was ready
-    assert script.seen[0].config["s"].cores == 0.5 or script.seen[0].config["s"].cores == 1.0
+    # the policy saw the config in force: 1 core until it asked for 0.5 (at its first tick
+    # at or after 0.5 s), 0.5 from the next tick on; one replica until the scale-out was ready
+    k = next(i for i, o in enumerate(script.seen) if o.t_s >= 0.5 - 1e-9)
+    assert {o.config["s"].cores for o in script.seen[: k + 1]} == {1.0}
+    assert script.seen[k + 1].config["s"].cores == 0.5
+    assert script.seen[0].config["s"].replicas == 1
     assert max(o.config["s"].replicas for o in script.seen) == 2
     assert r.meta["cold_start_s"] and r.meta["resize_delay_s"]
     # every CPU-bound replica, including those started mid-run, ran in the normal class
@@ -359,7 +361,7 @@ def test_ctrl_c_returns_the_partial_result_and_leaves_nothing(procs):
     assert r.meta["interrupted"] and len(r) < len(w)
 
 
-def test_a_real_sigint_stops_between_events_with_consistent_records(procs):
+def test_a_real_sigint_stops_between_events_with_consistent_records(procs, default_sigint):
     """Ctrl-C as the terminal sends it (SIGINT to this process, mid-run): the run stops at
     its next safe point, at once, and returns every arrived request with a final status."""
     w = Workload.from_rates([20] * 6, seed=8, slo_ms=500.0)
@@ -386,7 +388,7 @@ def test_a_real_sigint_stops_between_events_with_consistent_records(procs):
     assert 0 < len(r) < len(w)
 
 
-def test_a_sigint_while_replicas_load_stops_at_once(procs):
+def test_a_sigint_while_replicas_load_stops_at_once(procs, default_sigint):
     """Ctrl-C before the run has started (replicas still loading) raises KeyboardInterrupt
     without waiting for them, and leaves nothing."""
     sent = []
@@ -419,7 +421,7 @@ SIGTERM_SCRIPT = textwrap.dedent(
     from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
     from ssloserve.latency import LatencyModel
     from ssloserve.runtime.emu import emulate
-    from ssloserve.runtime.emu.router import live_routers
+    from ssloserve.runtime.emu import live_routers
     from ssloserve.workloads import Workload
 
     out = sys.argv[1]

@@ -74,9 +74,10 @@ def assert_uses(rep: LoneReplica, cores: float, window_s: float = 2.0, attempts:
         f"used less than {cores} cores in every window although other programs left that "
         f"much free in {quiet}: (used, others) = {seen}"
     )
-    pytest.skip(
-        f"other programs took the cores in every window: (used, others) = {seen}, "
-        f"limit {cores} on {machine_cores()} cores"
+    pytest.skip(  # the reason's start is counted by tests/conftest.py
+        f"load-based skip: background cores {[w[1] for w in seen]} left less than the limit "
+        f"free in every window: (used, others) = {seen}, limit {cores} on "
+        f"{machine_cores()} cores"
     )
 
 

@@ -66,8 +66,9 @@ def test_simulator_matches_emulator(st):
         t["background_cores"] >= BUSY_CORES and all(t["missed"].values()) for t in tries
     )
     if explained:
-        pytest.skip(
-            f"other programs used >= {BUSY_CORES} cores during both emulator runs and the "
-            f"emulator was the slower one on every bound it missed: {tries}"
+        pytest.skip(  # the reason's start is counted by tests/conftest.py
+            f"load-based skip: background cores {[t['background_cores'] for t in tries]} "
+            f"(>= {BUSY_CORES} during both emulator runs) and the emulator was the slower "
+            f"one on every bound it missed: {tries}"
         )
     pytest.fail(f"simulator and emulator disagree, and load does not explain it: {tries}")

@@ -34,7 +34,9 @@ from .limits import (
     machine_cores,
     remove_stale_cgroups,
 )
-from .router import EmuOptions, Router, cleanup_all
+from .options import EmuOptions
+from .router import Router
+from .teardown import cleanup_all, live_routers
 
 __all__ = [
     "emulate",
@@ -44,6 +46,7 @@ __all__ = [
     "machine_cores",
     "leftovers",
     "nothing_left",
+    "live_routers",
 ]
 
 atexit.register(cleanup_all)
@@ -94,8 +97,6 @@ def nothing_left(wait_s: float = 5.0):
     >>> with nothing_left():
     ...     pass
     """
-    from .router import live_routers
-
     before, rt0 = set(child_pids()), is_realtime()
     yield
     deadline = time.monotonic() + wait_s

@@ -11,13 +11,12 @@ Chapter: 00_tour ("the emulator").
 
 from __future__ import annotations
 
-import signal
 import time
 
 import numpy as np
 
-from .limits import boost_child_process
-from .replica import _die_with_parent
+from .child import become_child
+from .limits.priority import boost_child_process
 
 __all__ = ["loadgen_main"]
 
@@ -29,8 +28,7 @@ def loadgen_main(conn, arrival_s, parent_pid: int, boost: bool = False) -> None:
     :func:`~ssloserve.runtime.emu.limits.boost_child_process`). Waits for ``("go", t0)``, then sends ``("arr", i, j, t_sent)`` for requests ``i..j-1``
     as they fall due and ``("end", t)`` after the last one. Stops early on ``("stop",)``.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent_pid)
+    become_child(parent_pid)
     if boost:  # arrivals on time even on a busy machine (bounded real time, else nice -10)
         boost_child_process()
     arr = np.asarray(arrival_s, dtype=float)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .limits import threads_for
+from .limits.limiters import threads_for
 
 __all__ = [
     "ModelSpec",
@@ -45,7 +45,6 @@ __all__ = [
     "WIDTHS",
     "IMAGE",
     "torch_accuracy",
-    "torch_variant",
     "build_torch_model",
     "load_model",
     "burn_cpu_ms",
@@ -321,34 +320,6 @@ def torch_accuracy(name: str) -> float:
     except Exception:  # noqa: BLE001 - data not present: fall back to the copied values
         pass
     return table[ref] / 100.0
-
-
-def torch_variant(name: str, latency=None, cores: float = 1.0):
-    """A :class:`~ssloserve.pipeline.Variant` that runs torch model ``name`` in the emulator.
-
-    ``latency`` is its LatencyModel on this machine (measure it with
-    :func:`ssloserve.runtime.emu.profile.profile_model`); None takes the profile saved in
-    ``data/emu_costs.json``.
-
-    Examples
-    --------
-    >>> v = torch_variant("resnet_tiny34")
-    >>> v.model, v.accuracy
-    ('resnet_tiny34', 0.7331)
-    """
-    from ...errors import ProfileError
-    from ...pipeline import Variant
-
-    if latency is None:
-        from .profile import saved_torch_latency
-
-        latency = saved_torch_latency(name)
-        if latency is None:
-            raise ProfileError(
-                f"no saved profile of {name!r}: pass latency= or run "
-                "`python benchmarks/bench_emu.py --costs`"
-            )
-    return Variant(name, torch_accuracy(name), latency, cores, model=name)
 
 
 class TorchModel(_Base):

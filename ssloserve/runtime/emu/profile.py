@@ -24,8 +24,9 @@ import pandas as pd
 
 from ...errors import EmulatorError, ProfileError
 from ...latency import LatencyModel, fit_latency_model
+from ...pipeline import Variant
 from .limits import RealtimeGuard, cpu_time_s, machine_cores, make_limiter
-from .models import TORCH_VARIANTS, ModelSpec
+from .models import TORCH_VARIANTS, ModelSpec, torch_accuracy
 from .worker import Worker
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "emu_costs",
     "profile_torch_variants",
     "saved_torch_latency",
+    "torch_variant",
     "COSTS_FILE",
 ]
 
@@ -411,3 +413,26 @@ def emu_costs() -> dict:
         "resize_delay_ms": float(raw["resize_delay_ms"]["median"]),
         "measured": raw,
     }
+
+
+def torch_variant(name: str, latency=None, cores: float = 1.0):
+    """A :class:`~ssloserve.pipeline.Variant` that runs torch model ``name`` in the emulator.
+
+    ``latency`` is its LatencyModel on this machine (measure it with
+    :func:`profile_model`); None takes the profile saved in
+    ``data/emu_costs.json``.
+
+    Examples
+    --------
+    >>> v = torch_variant("resnet_tiny34")
+    >>> v.model, v.accuracy
+    ('resnet_tiny34', 0.7331)
+    """
+    if latency is None:
+        latency = saved_torch_latency(name)
+        if latency is None:
+            raise ProfileError(
+                f"no saved profile of {name!r}: pass latency= or run "
+                "`python benchmarks/bench_emu.py --costs`"
+            )
+    return Variant(name, torch_accuracy(name), latency, cores, model=name)

@@ -20,23 +20,12 @@ never outlive the run. Chapter: 00_tour ("the emulator").
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import signal
 import time
 
+from .child import become_child
+
 __all__ = ["replica_main"]
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def replica_main(conn, spec, cores: float, parent_pid: int, realtime: bool = False) -> None:
@@ -53,8 +42,7 @@ def replica_main(conn, spec, cores: float, parent_pid: int, realtime: bool = Fal
         loading happens before, at normal priority, so it never starves other processes;
         see :func:`~ssloserve.runtime.emu.limits.boost_child_process`)
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent_pid)
+    become_child(parent_pid)
     from .models import load_model
 
     t0 = time.monotonic()
@@ -62,7 +50,7 @@ def replica_main(conn, spec, cores: float, parent_pid: int, realtime: bool = Fal
     model.set_cores(cores)
     model.load()
     if realtime:
-        from .limits import boost_child_process
+        from .limits.priority import boost_child_process
 
         boost_child_process()
     conn.send(("ready", time.monotonic(), os.getpid(), time.monotonic() - t0))

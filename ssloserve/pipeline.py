@@ -16,7 +16,28 @@ import numpy as np
 from .errors import ConfigError, PipelineError
 from .latency import throughput_rps
 
-__all__ = ["Variant", "Stage", "Pipeline", "StageConfig", "Config"]
+__all__ = ["Variant", "Stage", "Pipeline", "StageConfig", "Config", "pipeline_accuracy"]
+
+
+def pipeline_accuracy(accuracies: Iterable[float]) -> float:
+    """IPA's pipeline accuracy score (PAS): the product of the stages' accuracies (PAPERS.md 3).
+
+    Every request visits every stage, so a request is right only if every stage is; with
+    independent errors that happens with the product of the accuracies. This is the one
+    definition: :meth:`Config.accuracy` calls it.
+
+    Parameters
+    ----------
+    accuracies : one accuracy in [0, 1] per stage (an empty pipeline scores 1)
+
+    Examples
+    --------
+    >>> pipeline_accuracy([0.5, 0.8])      # a detector right half the time, then a classifier
+    0.4
+    >>> pipeline_accuracy([])
+    1.0
+    """
+    return float(math.prod(accuracies))
 
 
 @dataclass(frozen=True)
@@ -295,11 +316,20 @@ class Config:
         return self
 
     def accuracy(self, pipeline: Pipeline) -> float:
-        """Pipeline accuracy score: product of the chosen variants' accuracies (IPA's PAS)."""
-        acc = 1.0
-        for k, sc in self.stages.items():
-            acc *= pipeline.stage(k).variant(sc.variant).accuracy
-        return acc
+        """Pipeline accuracy score of this config: :func:`pipeline_accuracy` of the chosen
+        variants' accuracies (IPA's PAS, PAPERS.md 3).
+
+        Examples
+        --------
+        >>> from ssloserve.latency import LatencyModel
+        >>> m = LatencyModel(0, 0, 0, 1.0)
+        >>> p = Pipeline.chain(Stage("a", (Variant("x", 0.5, m),)), Stage("b", (Variant("y", 0.8, m),)))
+        >>> Config.default(p).accuracy(p)
+        0.4
+        """
+        return pipeline_accuracy(
+            pipeline.stage(k).variant(sc.variant).accuracy for k, sc in self.stages.items()
+        )
 
     @classmethod
     def default(cls, pipeline: Pipeline, replicas: int = 1, batch: int = 1) -> Config:

@@ -16,7 +16,7 @@ import inspect
 
 import pandas as pd
 
-from .latency import LatencyModel
+from .latency import LatencyModel, amdahl_bound
 
 __all__ = ["latency_point", "latency_widget", "defaults"]
 
@@ -62,7 +62,7 @@ def latency_point(model: LatencyModel, b: int = 4, c: float = 4.0) -> dict:
         "throughput_rps": model.throughput(b, c),
         "speedup": model.speedup(b, c),
         "parallel_fraction": p,
-        "max_speedup": 1.0 / (1.0 - p) if p < 1 else float("inf"),
+        "max_speedup": amdahl_bound(p),
     }
 
 

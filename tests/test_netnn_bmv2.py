@@ -1,24 +1,60 @@
-"""NetNN BMv2 runner: tool detection, pcap files, and (where p4c/BMv2 exist) three-way parity."""
+"""NetNN on real BMv2: tool detection, pcap files, and (where p4c and BMv2 are on PATH) every
+emitted program compiled and the three-way parity model = executor = BMv2, frame by frame."""
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ssloserve.data import has_data
 from ssloserve.errors import ToolError, ToolNotFoundError
 from ssloserve.netnn.bmv2 import (
     INSTALL_HELP,
     compile_program,
     find_tools,
+    model_frames,
     read_pcap,
     require_tools,
     run_bmv2,
     write_pcap,
 )
-from ssloserve.netnn.executor import decode_frame, encode_frame
+from ssloserve.netnn.data import DATASETS
+from ssloserve.netnn.executor import decode_frame, encode_frame, execute
+from ssloserve.netnn.experiment import flow_detector, packet_detector
 from ssloserve.netnn.mapper import partition
+from ssloserve.netnn.p4 import emit, golden_example
 from ssloserve.netnn.quantize import random_integer_model
+from ssloserve.netnn.switch import BMV2
 
 HAVE_BMV2 = all(find_tools().values())
-SKIP_MSG = "p4c/BMv2 not installed (not installable on this machine). " + INSTALL_HELP
+SKIP_MSG = "p4c/BMv2 not found on PATH. " + INSTALL_HELP
+needs_tools = pytest.mark.skipif(not HAVE_BMV2, reason=SKIP_MSG)
+needs_data = pytest.mark.skipif(not has_data("nids"), reason="needs $SSLOSERVE_DATA/nids")
+GOLDEN = Path(__file__).parent / "golden" / "netnn"
+N_SAMPLES = 200  # test samples per data set through the whole chain
+
+
+@pytest.fixture(autouse=True)
+def _quick(monkeypatch):
+    monkeypatch.setenv("SSLOSERVE_QUICK", os.environ.get("SSLOSERVE_QUICK", "1"))
+
+
+def small_layouts():
+    """The small layouts the NetNN tests use: (name, plan, model)."""
+    plan, m = golden_example()
+    m2 = random_integer_model([0, 6, 1], conv=((4, 3, 2),), length=12, seed=1)
+    m3 = random_integer_model([6, 8, 1], seed=3)
+    return [
+        ("golden", plan, m),
+        ("conv 1-2-3-1", partition(m2, widths=[1, 2, 3, 1]), m2),
+        ("mlp 1-2-1", partition(m3, widths=[1, 2, 1]), m3),
+    ]
+
+
+def paper_layout():
+    m = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=4)
+    return partition(m, BMV2), m
 
 
 def test_pcap_round_trip(tmp_path):
@@ -31,6 +67,11 @@ def test_pcap_round_trip(tmp_path):
     assert (
         p.read_bytes()[:4] == bytes.fromhex("d4c3b2a1") and p.read_bytes()[20:24] == b"\x01\0\0\0"
     )
+    p = write_pcap(tmp_path / "t.pcap", frames[:2], times_us=[2_500_000, 7])
+    assert read_pcap(p, with_times=True) == [(2.5, frames[0]), (7e-6, frames[1])]
+    # a record still being written is left out, not returned cut short
+    (tmp_path / "cut.pcap").write_bytes(p.read_bytes()[:-3])
+    assert read_pcap(tmp_path / "cut.pcap") == frames[:1]
 
 
 def test_missing_tools_say_how_to_get_them(monkeypatch):
@@ -51,11 +92,124 @@ def test_a_failing_compiler_is_reported_with_its_message(tmp_path):
     assert str(src) in str(e.value)
 
 
-@pytest.mark.skipif(not HAVE_BMV2, reason=SKIP_MSG)
-def test_bmv2_equals_executor(tmp_path):  # pragma: no cover - needs p4c and BMv2
-    m = random_integer_model([0, 3, 1], conv=((2, 3, 2),), length=8, seed=0)
-    plan = partition(m, widths=[1, 2, 2, 1])
-    x = np.random.default_rng(0).integers(0, 256, (8, 8)).astype(np.uint8)
-    r = run_bmv2(plan, m, x, tmp_path)
-    assert r.equal, r.table()
+@pytest.mark.parametrize("layout", range(3))
+def test_model_frames_are_what_the_executor_sends(layout):
+    """The integer model's frames (the BMv2 oracle) equal the executor's, field by field."""
+    _, plan, m = small_layouts()[layout]
+    x = np.random.default_rng(layout).integers(0, 256, (20, plan.shapes[0].out_values))
+    want = model_frames(plan, m, x.astype(np.uint8))
+    tr = execute(plan, m, x, order="shuffle", seed=1, trace=True).trace
+    sender = {(li, p.part): p.name for li, layer in enumerate(plan.layers) for p in layer}
+    links = sum(len(a) * len(b) for a, b in zip(plan.layers[:-1], plan.layers[1:], strict=True))
+    assert len(tr) == len(x) * (1 + links + 1)  # h1 -> ingress, switch to switch, last -> h2
+    for r in tr.to_dict("records"):
+        if r["to"] == plan.layers[0][0].name:
+            continue  # what h1 sends
+        f = want[(sender[(r["layer"], r["part"])], r["sample"])]
+        sid, layer, part, values = decode_frame(f)
+        assert (sid, layer, part) == (r["sample"], r["layer"], r["part"])
+        assert (len(values), len(f)) == (r["value bytes"], r["frame bytes"])
+        assert values[:8].hex(" ") == r["first values"]
+
+
+# ---------------------------------------------------------------- with p4c and BMv2 on PATH
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    """Every data set's detector, trained with the quick settings."""
+    os.environ.setdefault("SSLOSERVE_QUICK", "1")
+    dets = [flow_detector(n, seed=0) for n in DATASETS] if has_data("nids") else []
+    return dets + [packet_detector(seed=0)]
+
+
+def _compile_all(programs: dict, out: Path) -> dict:
+    warned = {}
+    for name, src in programs.items():
+        p = out / "src" / f"{name}.p4"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(src)
+        c = compile_program(p, out / "build")
+        assert c.json.exists() and c.json_bytes > 0, name
+        if c.warnings:
+            warned[name] = c.warnings
+    return warned
+
+
+@needs_tools
+def test_golden_and_small_programs_compile_without_warnings(tmp_path):
+    warned = {}
+    for p4 in sorted(GOLDEN.glob("*.p4")):
+        c = compile_program(p4, tmp_path / "golden")
+        assert c.json_bytes > 0
+        if c.warnings:
+            warned[p4.name] = c.warnings
+    for name, plan, m in small_layouts():
+        progs = emit(plan, m).programs
+        warned |= {f"{name}/{k}": v for k, v in _compile_all(progs, tmp_path / name).items()}
+    assert not warned, warned
+
+
+@needs_tools
+def test_detector_programs_compile_without_warnings(tmp_path, detectors):
+    warned = {}
+    for det in detectors:
+        progs = emit(partition(det.qmodel, BMV2), det.qmodel).programs
+        out = tmp_path / det.name.replace(" ", "_")
+        warned |= {f"{det.name}/{k}": v for k, v in _compile_all(progs, out).items()}
+    assert not warned, warned
+
+
+@needs_tools
+def test_paper_layout_programs_compile(tmp_path):
+    """One switch of each layer of the 18-switch layout (the others differ only in constants;
+    the benchmark compiles all 18)."""
+    plan, m = paper_layout()
+    bundle = emit(plan, m)
+    one_each = {layer[0].name: bundle.programs[layer[0].name] for layer in plan.layers}
+    assert not _compile_all(one_each, tmp_path)
+
+
+def _check(r, plan, n):
+    assert r.equal, (r.table()[~r.table()["equal"]], r.frames[~r.frames["model"]], r.missing)
+    # every switch sent one frame per sample to each downstream peer, nothing more
+    per_sample = sum(
+        len(plan.layers[i + 1]) * len(layer) for i, layer in enumerate(plan.layers[:-1])
+    )
+    assert len(r.frames) == n * (per_sample + 1)
+    assert r.frames.groupby(["switch", "to", "sample"]).size().max() == 1
+
+
+@needs_tools
+@pytest.mark.parametrize("layout", range(3))
+def test_small_layouts_three_way_parity_on_bmv2(tmp_path, layout):
+    _, plan, m = small_layouts()[layout]
+    x = np.random.default_rng(7).integers(0, 256, (N_SAMPLES, plan.shapes[0].out_values))
+    r = run_bmv2(plan, m, x.astype(np.uint8), tmp_path)
+    _check(r, plan, N_SAMPLES)
+    assert np.array_equal(r.logits, m.forward(x))
+
+
+@needs_tools
+def test_detectors_three_way_parity_on_bmv2(tmp_path, detectors):
+    """At least 200 test samples of every data set through the whole chain of switches."""
+    for det in detectors:
+        assert len(det.x_test) >= N_SAMPLES, det.name
+        plan = partition(det.qmodel, BMV2)
+        x = det.x_test[:N_SAMPLES]
+        r = run_bmv2(plan, det.qmodel, x, tmp_path / det.name.replace(" ", "_"))
+        _check(r, plan, N_SAMPLES)
+        assert np.array_equal(r.logits, det.qmodel.forward(x)), det.name
+
+
+@needs_tools
+def test_paper_layout_sample_on_bmv2(tmp_path):
+    """A sample of the 18-switch layout: one switch of each layer (conv2's unrolled program
+    is left to the benchmark), each fed the frames the integer model says it receives."""
+    plan, m = paper_layout()
+    names = ["s0", "s1_0", "s3_1", "s4_2", "s5"]
+    x = np.random.default_rng(2).integers(0, 256, (8, 816)).astype(np.uint8)
+    r = run_bmv2(plan, m, x, tmp_path, switches=names)
+    assert r.equal, (r.frames[~r.frames["model"]], r.missing)
+    assert set(r.frames["switch"]) == set(names)
     assert np.array_equal(r.logits, m.forward(x))

@@ -1,7 +1,6 @@
 """NetNN P4 emission: deterministic, golden files for a small model, the prototype's pitfalls."""
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 from ssloserve.netnn.mapper import partition
-from ssloserve.netnn.p4 import emit, port_map, topology
+from ssloserve.netnn.p4 import emit, golden_example, port_map, topology
 from ssloserve.netnn.quantize import random_integer_model
 
 GOLDEN = Path(__file__).parent / "golden" / "netnn"
@@ -17,8 +16,7 @@ GOLDEN = Path(__file__).parent / "golden" / "netnn"
 
 def small():
     """conv (2 filters, 3 taps, pool 2) over 8 bytes, dense 3, output; 1 -> 2 -> 2 -> 1."""
-    m = random_integer_model([0, 3, 1], conv=((2, 3, 2),), length=8, seed=0)
-    return partition(m, widths=[1, 2, 2, 1]), m
+    return golden_example()
 
 
 def test_emission_is_deterministic():
@@ -30,14 +28,13 @@ def test_emission_is_deterministic():
 def test_golden_files(tmp_path):
     plan, m = small()
     bundle = emit(plan, m)
-    if os.environ.get("SSLOSERVE_REGOLD"):
-        bundle.write(GOLDEN)
     written = bundle.write(tmp_path)
     assert len(written) == 2 * len(bundle.programs) + 1
     for p in written:
         want = (GOLDEN / p.name).read_text()
         assert p.read_text() == want, (
-            f"{p.name} differs from tests/golden/netnn (SSLOSERVE_REGOLD=1 rewrites)"
+            f"{p.name} differs from tests/golden/netnn; if the emitter changed on purpose, see "
+            "tests/golden/README.md"
         )
 
 

@@ -211,6 +211,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             if (v > 127) { v = 127; }
             if ((bit<8>)(bit<32>)v > hdr.res.v2) { hdr.res.v2 = (bit<8>)(bit<32>)v; }
             hdr.in0.setInvalid();
+            hdr.ethernet.src_addr = 0x020000000100;   // 02:00:00:00:layer:part
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 3;

@@ -143,6 +143,7 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();
             hdr.in1.setInvalid();
+            hdr.ethernet.src_addr = 0x020000000300;   // 02:00:00:00:layer:part
             hdr.nn.layer = MY_LAYER;
             hdr.nn.part = MY_PART;
             hdr.nn.count = 4;

@@ -49,7 +49,7 @@ import simpy_models  # noqa: E402
 from ssloserve.latency import LatencyModel  # noqa: E402
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant  # noqa: E402
 from ssloserve.policies import Static  # noqa: E402
-from ssloserve.runtime.api import RunOptions  # noqa: E402
+from ssloserve.runtime.options import RunOptions  # noqa: E402
 from ssloserve.runtime.sim import simulate  # noqa: E402
 from ssloserve.workloads import Workload  # noqa: E402
 

@@ -4,8 +4,10 @@ K. Razavi's thesis (FA2, Sponge, IPA, Biscale, NetNN) as small composable functi
 ``ssloserve.run(pipeline, workload, policy, runtime="sim"|"emu")`` runs one experiment.
 """
 
-from .runtime.api import RunOptions, run
+from .observation import Observation
+from .runtime.api import run
+from .runtime.options import RunOptions
 
 __version__ = "0.1.0"
 
-__all__ = ["run", "RunOptions", "__version__"]
+__all__ = ["run", "RunOptions", "Observation", "__version__"]

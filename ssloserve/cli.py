@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     from .pipeline import Config, StageConfig
     from .policies import baseline
-    from .runtime.api import RunOptions, run
+    from .runtime import RunOptions, run
     from .workloads import Workload
 
     duration = args.duration

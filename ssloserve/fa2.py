@@ -39,8 +39,8 @@ import pandas as pd
 
 from .errors import InfeasibleError, PipelineError, ProfileError
 from .latency import batch_delay_ms, replicas_needed
+from .observation import Observation
 from .pipeline import Config, Pipeline, StageConfig
-from .runtime.observation import Observation
 
 __all__ = [
     "EPS_MS",

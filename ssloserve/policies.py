@@ -19,8 +19,8 @@ import numpy as np
 
 from .errors import PolicyError
 from .latency import offered_load, replicas_needed
+from .observation import Observation
 from .pipeline import Config, Pipeline
-from .runtime.observation import Observation
 
 __all__ = ["Policy", "Static", "HPA", "InferLine", "baseline", "BASELINES"]
 

@@ -19,6 +19,7 @@ import pytest
 
 from ssloserve.errors import EmulatorError
 from ssloserve.latency import LatencyModel
+from ssloserve.observation import Observation
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
 from ssloserve.runtime.emu import emulate, leftovers, live_routers, nothing_left
@@ -30,7 +31,6 @@ from ssloserve.runtime.emu.limits import (
     remove_stale_cgroups,
     stale_cgroups,
 )
-from ssloserve.runtime.observation import Observation
 from ssloserve.runtime.result import DROPPED, LATE, SERVED
 from ssloserve.workloads import Workload
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from ssloserve import fa2
 from ssloserve.errors import InfeasibleError, PipelineError
 from ssloserve.latency import LatencyModel
+from ssloserve.observation import Observation
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
-from ssloserve.runtime.observation import Observation
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

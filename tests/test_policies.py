@@ -11,9 +11,9 @@ import pytest
 from ssloserve import run
 from ssloserve.errors import PolicyError
 from ssloserve.latency import LatencyModel
+from ssloserve.observation import Observation
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import HPA, InferLine, Policy, Static
-from ssloserve.runtime.observation import Observation
 from ssloserve.workloads import Workload
 
 M = LatencyModel(0, 0, 0, 100.0)  # 100 ms: one replica serves 10 RPS at batch 1

@@ -370,9 +370,9 @@ def default_sigint():
 def test_ctrl_c_in_the_fast_path_returns_what_was_measured(monkeypatch, default_sigint, queue, how):
     """Interrupt a Static run (the batch-at-a-time path) from inside its service draws: by a
     KeyboardInterrupt raised there, or by a real SIGINT (the run stops at its next safe point)."""
-    import ssloserve.runtime.sim as sim_mod
+    import ssloserve.runtime.sim.state as sim_state
 
-    real = sim_mod._noise_source
+    real = sim_state.noise_source
     calls = {"n": 0}
 
     def interrupting(opts, k):
@@ -388,7 +388,7 @@ def test_ctrl_c_in_the_fast_path_returns_what_was_measured(monkeypatch, default_
 
         return wrapped
 
-    monkeypatch.setattr(sim_mod, "_noise_source", interrupting)
+    monkeypatch.setattr(sim_state, "noise_source", interrupting)
     w = Workload.from_rates([3000] * 100, seed=19, slo_ms=1000.0)
     r = run(
         one_stage(),
@@ -434,13 +434,13 @@ def test_real_ctrl_c_stops_the_event_loop_at_a_safe_point(default_sigint):
 def test_progress_bar_appears_by_itself_on_a_long_run(monkeypatch, capsys):
     """progress=None (auto) shows the bar once the run has taken PROGRESS_AFTER_S (2 s; 0
     here so that a short run counts as long)."""
-    import ssloserve.runtime.sim as sim_mod
+    import ssloserve.runtime.progress as progress_mod
 
     w = Workload.from_rates([2000] * 20, seed=25, slo_ms=1000.0)
     pol = StepPolicy(cfg1(30), cfg1(30), 0.0)
     run(one_stage(), w, pol)  # 2 s have not passed: no bar
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr(sim_mod, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(progress_mod, "PROGRESS_AFTER_S", 0.0)
     run(one_stage(), w, pol)
     assert "sim" in capsys.readouterr().err
 

@@ -12,7 +12,7 @@ import pytest
 
 from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
-from ssloserve.runtime.api import RunOptions
+from ssloserve.runtime.options import RunOptions
 from ssloserve.runtime.sim import simulate
 from ssloserve.workloads import Workload
 

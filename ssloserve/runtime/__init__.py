@@ -1,7 +1,12 @@
-"""One experiment API over the runtimes: ``run(pipeline, workload, policy, runtime=...)``."""
+"""One experiment API over the runtimes: ``run(pipeline, workload, policy, runtime=...)``.
 
-from .api import RunOptions, run
-from .observation import Observation
+Layers inside: ``options``, ``inputs``, ``progress``, ``result``, ``actuation`` and
+``observe`` are shared by every runtime; ``sim`` and ``emu`` are the runtimes; ``api``
+dispatches to them.
+"""
+
+from .api import run
+from .options import RunOptions
 from .result import REASONS, STATUSES, RequestLog, Result
 
-__all__ = ["run", "RunOptions", "Observation", "Result", "RequestLog", "STATUSES", "REASONS"]
+__all__ = ["run", "RunOptions", "Result", "RequestLog", "STATUSES", "REASONS"]

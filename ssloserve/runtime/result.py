@@ -21,7 +21,15 @@ __all__ = [
     "RequestLog",
     "Result",
     "insert_rates",
+    "TIMELINE_COLUMNS",
+    "EVENT_COLUMNS",
+    "end_of_run",
 ]
+
+#: Columns of ``Result.timeline`` that every runtime records (``rate_rps`` is inserted).
+TIMELINE_COLUMNS = ("t_s", "cores", "replicas", "config", "target", "actuation")
+#: Columns of ``Result.events`` that every runtime records (a runtime may add more).
+EVENT_COLUMNS = ("t_s", "stage", "kind", "state", "detail")
 
 #: Status codes stored in ``requests["status"]``; every request ends in exactly one.
 STATUSES = ("served", "late", "dropped")
@@ -58,6 +66,43 @@ def insert_rates(timeline: pd.DataFrame, arrival_s, horizon_s: float) -> pd.Data
         hi = np.searchsorted(arrival_s, nxt, side="left")
         timeline.insert(1, "rate_rps", (hi - lo) / np.maximum(nxt - t, 1e-9))
     return timeline
+
+
+def end_of_run(
+    log, runtime: str, *, stages, timeline, events, arrival_s, horizon_s: float, meta: dict
+):
+    """Every runtime's last step: the timeline and events as tables, the rates inserted,
+    the records frozen into a :class:`Result` whose accounting is checked.
+
+    Parameters
+    ----------
+    log : the run's :class:`RequestLog` (every request with a final status)
+    runtime : ``"sim"`` or ``"emu"``
+    stages : stage names in order
+    timeline : rows of :data:`TIMELINE_COLUMNS` (tuples or dicts), or a DataFrame of them
+    events : rows of :data:`EVENT_COLUMNS` (tuples or dicts; dicts may carry more keys)
+    arrival_s, horizon_s : the arrivals and the horizon, for the timeline's ``rate_rps``
+    meta : the run's ``Result.meta``
+
+    Examples
+    --------
+    >>> log = RequestLog(np.array([0.0, 0.5]), np.array([1.0, 1.5]), ["a"])
+    >>> log.finish(0, 0.2); log.finish(1, 1.6)
+    >>> r = end_of_run(log, "sim", stages=["a"], timeline=[(0.0, 1.0, 1, None, None, {})],
+    ...                events=[], arrival_s=np.array([0.0, 0.5]), horizon_s=2.0, meta={})
+    >>> r.counts(), r.timeline["rate_rps"].tolist(), list(r.events.columns)
+    ({'served': 1, 'late': 1, 'dropped': 0}, [1.0], ['t_s', 'stage', 'kind', 'state', 'detail'])
+    """
+    tl = timeline
+    if not isinstance(tl, pd.DataFrame):
+        tl = pd.DataFrame(list(tl), columns=list(TIMELINE_COLUMNS))
+    tl = insert_rates(tl, arrival_s, horizon_s)
+    events = list(events)
+    if events and isinstance(events[0], dict):
+        ev = pd.DataFrame(events)
+    else:
+        ev = pd.DataFrame(events, columns=list(EVENT_COLUMNS))
+    return log.to_result(runtime, stages=stages, timeline=tl, events=ev, meta=meta)
 
 
 class RequestLog:

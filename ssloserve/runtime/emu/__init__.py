@@ -132,7 +132,7 @@ def emulate(pipeline, workload, policy, options=None):
     names the core-limit backend, ``meta["cold_start_s"]`` and ``meta["resize_delay_s"]``
     the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
     """
-    from ..api import SafeInterrupt  # Ctrl-C at a safe point, as in every runtime (imported
+    from ..progress import SafeInterrupt  # Ctrl-C at a safe point, as in every runtime (imported
     # here, not at the top: every worker process imports this package)
 
     remove_stale_cgroups()
@@ -167,7 +167,7 @@ class _Bar:
         if self.mode is False:
             return
         if self.bar is None:
-            from ..api import PROGRESS_AFTER_S
+            from ..progress import PROGRESS_AFTER_S
 
             if self.mode is True or time.monotonic() - self.t0 > PROGRESS_AFTER_S:
                 from tqdm.auto import tqdm

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EmulatorError
+from ...observation import Observation
 from ...pipeline import Config, Pipeline, StageConfig
 from ...queues import drop_threshold_s, make_queue
-from ..api import checked_config, initial_config, workload_arrays
-from ..observation import Observation
+from ..inputs import checked_config, initial_config, workload_arrays
 from ..result import RequestLog, Result, insert_rates
 from .lifecycle import Lifecycle, Replica, StageState
 from .limits import (

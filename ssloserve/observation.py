@@ -1,4 +1,8 @@
-"""What a policy sees every adaptation interval (DESIGN.md "Core types")."""
+"""What a policy sees every adaptation interval (DESIGN.md "Core types").
+
+At the package top, below the runtimes, so a policy needs no runtime to be written or tested.
+Every runtime builds it with :func:`ssloserve.runtime.observe.build_observation`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..pipeline import Config, Pipeline
+from .pipeline import Config, Pipeline
 
 __all__ = ["Observation"]
 

@@ -35,12 +35,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import ConfigError
-from .runtime.result import REASONS
+from .outcomes import REASONS
 
 __all__ = [
     "QUEUE_KINDS",
     "DROP_RULES",
     "drop_threshold_s",
+    "drop_limit_s",
+    "drop_reason",
     "FifoQueue",
     "EdfQueue",
     "make_queue",
@@ -82,7 +84,35 @@ def drop_threshold_s(drop: str, arrival_s, deadline_s, k_slo: float = 2.0) -> np
     return d
 
 
-_SLOTS = ("deadline_s", "_thr", "_cf", "_reason", "dropped", "dropped_reason")
+def drop_limit_s(drop: str, now_s: float, batch_service_s: float) -> float:
+    """The time a request's threshold (:func:`drop_threshold_s`) must not be before when a
+    batch starts at ``now_s``: ``now_s``, or for ``cannot_finish`` the batch's end.
+
+    Examples
+    --------
+    >>> drop_limit_s("deadline", 1.0, 0.25), drop_limit_s("cannot_finish", 1.0, 0.25)
+    (1.0, 1.25)
+    """
+    return now_s + batch_service_s if drop == "cannot_finish" else now_s
+
+
+def drop_reason(drop: str, deadline_s: float, now_s: float) -> int:
+    """The reason code (:data:`~ssloserve.outcomes.REASONS`) of a request that rule
+    ``drop`` rejects at ``now_s``.
+
+    Examples
+    --------
+    >>> [REASONS[drop_reason("cannot_finish", d, 1.0)] for d in (0.9, 1.1)]
+    ['deadline_passed', 'cannot_finish']
+    >>> REASONS[drop_reason("k_slo", 5.0, 1.0)]
+    'k_slo'
+    """
+    if drop == "cannot_finish":
+        return _R_DEADLINE if deadline_s < now_s else _R_CANNOT
+    return _R_KSLO if drop == "k_slo" else _R_DEADLINE
+
+
+_SLOTS = ("deadline_s", "_thr", "_drop_rule", "_cf", "dropped", "dropped_reason")
 
 
 class _Base:
@@ -99,8 +129,8 @@ class _Base:
                 raise ConfigError("drop='k_slo' needs threshold_s (see drop_threshold_s)")
             threshold_s = deadline_s
         self._thr = None if drop == "never" else threshold_s
+        self._drop_rule = drop
         self._cf = drop == "cannot_finish"
-        self._reason = _R_KSLO if drop == "k_slo" else _R_DEADLINE
         self.dropped: list[int] = []
         self.dropped_reason: list[int] = []
 
@@ -108,10 +138,12 @@ class _Base:
         if not self._cf:
             return now_s
         if type(service_s) is list:  # the runtimes' case: skip the (slow) ABC check below
-            return now_s + service_s[k if k < len(service_s) else -1]
-        if isinstance(service_s, Sequence | np.ndarray):
-            return now_s + float(service_s[min(k, len(service_s) - 1)])
-        return now_s + float(service_s)
+            svc = service_s[k if k < len(service_s) else -1]
+        elif isinstance(service_s, Sequence | np.ndarray):
+            svc = float(service_s[min(k, len(service_s) - 1)])
+        else:
+            svc = float(service_s)
+        return drop_limit_s(self._drop_rule, now_s, svc)
 
     def _take_checked(self, pop, b: int, now_s: float, limit: float) -> list[int]:
         """Pop (``pop()`` gives the next id in queue order) until ``b`` requests pass the drop
@@ -134,10 +166,7 @@ class _Base:
 
     def _drop(self, i: int, now_s: float) -> None:
         self.dropped.append(i)
-        if self._cf:
-            self.dropped_reason.append(_R_DEADLINE if self.deadline_s[i] < now_s else _R_CANNOT)
-        else:
-            self.dropped_reason.append(self._reason)
+        self.dropped_reason.append(drop_reason(self._drop_rule, self.deadline_s[i], now_s))
 
     def take_dropped(self) -> tuple[list[int], list[int]]:
         """The requests dropped since the last call, with their reason codes; clears them."""

@@ -20,6 +20,7 @@ import pytest
 from ssloserve.errors import EmulatorError
 from ssloserve.latency import LatencyModel
 from ssloserve.observation import Observation
+from ssloserve.outcomes import DROPPED, LATE, SERVED
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
 from ssloserve.runtime.emu import emulate, leftovers, live_routers, nothing_left
@@ -31,7 +32,6 @@ from ssloserve.runtime.emu.limits import (
     remove_stale_cgroups,
     stale_cgroups,
 )
-from ssloserve.runtime.result import DROPPED, LATE, SERVED
 from ssloserve.workloads import Workload
 
 pytestmark = pytest.mark.emu

@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssloserve.errors import ConfigError
+from ssloserve.outcomes import REASONS
 from ssloserve.queues import (
     EdfQueue,
     FifoQueue,
     drop_threshold_s,
     make_queue,
 )
-from ssloserve.runtime.result import REASONS
 
 
 def test_fifo_and_edf_orders():

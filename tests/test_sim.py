@@ -12,9 +12,9 @@ import pytest
 from ssloserve import RunOptions, run
 from ssloserve.errors import ConfigError, PipelineError, PolicyError, TraceFormatError
 from ssloserve.latency import LatencyModel
+from ssloserve.outcomes import DROPPED, LATE, REASONS, SERVED
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
-from ssloserve.runtime.result import DROPPED, LATE, REASONS, SERVED
 from ssloserve.runtime.sim import simulate
 from ssloserve.workloads import Workload
 

@@ -7,6 +7,6 @@ dispatches to them.
 
 from .api import run
 from .options import RunOptions
-from .result import REASONS, STATUSES, RequestLog, Result
+from .result import RequestLog, Result
 
-__all__ = ["run", "RunOptions", "Result", "RequestLog", "STATUSES", "REASONS"]
+__all__ = ["run", "RunOptions", "Result", "RequestLog"]

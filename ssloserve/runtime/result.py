@@ -11,13 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..outcomes import DROPPED, LATE, PENDING, REASONS, SERVED, STATUSES
+
 __all__ = [
-    "STATUSES",
-    "REASONS",
-    "SERVED",
-    "LATE",
-    "DROPPED",
-    "PENDING",
     "RequestLog",
     "Result",
     "insert_rates",
@@ -30,23 +26,6 @@ __all__ = [
 TIMELINE_COLUMNS = ("t_s", "cores", "replicas", "config", "target", "actuation")
 #: Columns of ``Result.events`` that every runtime records (a runtime may add more).
 EVENT_COLUMNS = ("t_s", "stage", "kind", "state", "detail")
-
-#: Status codes stored in ``requests["status"]``; every request ends in exactly one.
-STATUSES = ("served", "late", "dropped")
-SERVED, LATE, DROPPED = 0, 1, 2
-PENDING = -1  # only while a run is in progress; never in a returned Result
-
-#: Reason codes stored in ``requests["reason"]`` (0 for served / late requests).
-REASONS = (
-    "",  # served or late: no reason needed
-    "deadline_passed",  # dropped: its deadline passed while it waited
-    "cannot_finish",  # dropped: its deadline is nearer than the service time of its batch
-    "k_slo",  # dropped: it waited longer than k x SLO
-    "replica_crash",  # its replica died and it was not retried
-    "queue_full",  # no room in the queue
-    "interrupted",  # the run was stopped (Ctrl-C) before it finished
-    "no_replica",  # its stage had zero replicas at the end of the run
-)
 
 
 def insert_rates(timeline: pd.DataFrame, arrival_s, horizon_s: float) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import contextlib
 from multiprocessing.connection import wait
 
 from ...errors import EmulatorError
-from ..result import PENDING, REASONS
+from ...outcomes import PENDING, REASONS
 from .lifecycle import Replica
 
 __all__ = ["Routing"]

@@ -14,15 +14,12 @@ from array import array
 
 import numpy as np
 
+from ...queues import drop_limit_s, drop_reason
 from ..progress import Progress, SafeInterrupt
-from ..result import REASONS, Result
+from ..result import Result
 from .state import ACTIVE, CHUNK, INF
 
 __all__ = ["FastPath"]
-
-_R_DEADLINE = REASONS.index("deadline_passed")
-_R_CANNOT = REASONS.index("cannot_finish")
-_R_KSLO = REASONS.index("k_slo")
 
 
 class FastPath:
@@ -238,8 +235,6 @@ class FastPath:
         draw = st.draw
         noise, ni = ([], CHUNK) if draw is None else (st.noise, st.ni)
         drop = self.opts.drop
-        cf = drop == "cannot_finish"
-        rcode = _R_KSLO if drop == "k_slo" else _R_DEADLINE
         if self.thr is None:
             thrp = dlp = None
         else:
@@ -307,14 +302,12 @@ class FastPath:
                     head = hi
                 else:
                     k0 = arr - head
-                    limit = s + exp[k0 if k0 < b else b] if cf else s
+                    limit = drop_limit_s(drop, s, exp[k0 if k0 < b else b])
                     k = 0
                     while head < arr and k < b:
                         if thrp[head] < limit:
                             dpos.append(head)
-                            dre.append(
-                                (_R_DEADLINE if dlp[head] < s else _R_CANNOT) if cf else rcode
-                            )
+                            dre.append(drop_reason(drop, dlp[head], s))
                         else:
                             k += 1
                         head += 1
@@ -362,10 +355,10 @@ class FastPath:
         draw = st.draw
         noise, ni = ([], CHUNK) if draw is None else (st.noise, st.ni)
         drop = self.opts.drop
-        cf = drop == "cannot_finish"
         thr = None if drop == "never" else self.thr
-        by_deadline = drop in ("deadline", "cannot_finish")
-        rcode = _R_KSLO if drop == "k_slo" else _R_DEADLINE
+        # the rule's threshold is the deadline itself (drop_threshold_s returns the same
+        # array): read it from the heap entry instead of indexing the array
+        by_deadline = thr is self.d
         d = self.d
         qh: list = []
         members = array("q")
@@ -433,13 +426,13 @@ class FastPath:
                         seg_members.append(heappop(qh)[1])
                 else:
                     k0 = len(qh)
-                    limit = s + exp[k0 if k0 < b else b] if cf else s
+                    limit = drop_limit_s(drop, s, exp[k0 if k0 < b else b])
                     k = 0
                     while qh and k < b:
                         dl, i = heappop(qh)
                         if (dl if by_deadline else thr[i]) < limit:
                             dids.append(i)
-                            dre.append((_R_DEADLINE if dl < s else _R_CANNOT) if cf else rcode)
+                            dre.append(drop_reason(drop, dl, s))
                         else:
                             seg_members.append(i)
                             k += 1

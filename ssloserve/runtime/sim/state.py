@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from ...observation import Observation
+from ...outcomes import DROPPED, LATE, PENDING, REASONS, SERVED
 from ...pipeline import Config, Pipeline, StageConfig
 from ...queues import drop_threshold_s, make_queue
 from ..actuation import ReplicaView
 from ..inputs import workload_arrays
 from ..observe import arrival_counts, build_observation, config_in_force
 from ..options import RunOptions
-from ..result import DROPPED, LATE, PENDING, REASONS, SERVED, RequestLog, Result, end_of_run
+from ..result import RequestLog, Result, end_of_run
 from .service import CHUNK, noise_source, service_table
 
 __all__ = ["SimState"]

@@ -224,9 +224,13 @@ MARGINS = {
     "default: headroom 1.2, SLO safety 0.8, mean batch delay": {},
     "SLO safety 0.7": dict(slo_safety=0.7),
     "headroom 1.4": dict(headroom=1.4),
-    "p99 batch delay, SLO safety 0.8": dict(plan_kw={"batch_delay": "p99"}),
-    "p99 batch delay, SLO safety 0.9": dict(plan_kw={"batch_delay": "p99"}, slo_safety=0.9),
-    "p99 batch delay, SLO safety 1.0": dict(plan_kw={"batch_delay": "p99"}, slo_safety=1.0),
+    "p99 batch delay, SLO safety 0.8": dict(options=fa2.PlanOptions(batch_delay="p99")),
+    "p99 batch delay, SLO safety 0.9": dict(
+        options=fa2.PlanOptions(batch_delay="p99"), slo_safety=0.9
+    ),
+    "p99 batch delay, SLO safety 1.0": dict(
+        options=fa2.PlanOptions(batch_delay="p99"), slo_safety=1.0
+    ),
 }
 
 

@@ -7,12 +7,16 @@ Baselines the papers compare against: :class:`Static` (fixed provisioning), :cla
 (Kubernetes' Horizontal Pod Autoscaler: a utilisation target, 10% tolerance, a scale-down
 stabilisation window) and :class:`InferLine` (replicas from the peak rate of the last 30 s,
 PAPERS.md section 4 baselines).
+
+:class:`ReplanningPolicy` is the loop the planners share (FA2 in chapter 01_fa2): predict the
+rate, add headroom, plan, scale in only after a stabilisation window.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -21,8 +25,9 @@ from .errors import PolicyError
 from .latency import offered_load, replicas_needed
 from .observation import Observation
 from .pipeline import Config, Pipeline
+from .predictors import MaxWindow
 
-__all__ = ["Policy", "Static", "HPA", "InferLine", "baseline", "BASELINES"]
+__all__ = ["Policy", "Static", "HPA", "InferLine", "baseline", "BASELINES", "ReplanningPolicy"]
 
 
 @runtime_checkable
@@ -329,3 +334,104 @@ def baseline(
         return Static(sized(float(rates.max()) if len(rates) else 0.0), **kw)
     start = sized(float(rates[0]) if len(rates) else 0.0)
     return HPA(start, **kw) if key == "hpa" else InferLine(start, **kw)
+
+
+class ReplanningPolicy:
+    """Replan every interval for the predicted rate; scale out at once, scale in slowly.
+
+    Every ``interval_s`` seconds it predicts the rate from the recent per-second rates,
+    multiplies it by ``headroom`` (at least ``min_rate_rps``), calls ``planner(rate)`` and
+    returns the most expensive recommendation of the last ``stabilisation_s`` seconds: a
+    costlier plan is taken at once, a cheaper one only when every recommendation of the
+    window agrees (Kubernetes-style downscale stabilisation; FA2 replans this way, PAPERS.md
+    1). FA2 and the SLO-splitting baseline (:mod:`ssloserve.fa2.policy`) are this loop with
+    their planner; other planners plug in the same way.
+
+    Parameters
+    ----------
+    planner : rate (RPS) -> Config to run at that rate
+    predictor : recent per-second rates -> rate to plan for: a callable or a
+        :class:`ssloserve.predictors.Predictor`; default the max of the last 30 s
+        (:class:`~ssloserve.predictors.MaxWindow`)
+    headroom : multiply the predicted rate by this before planning (1.2: replicas run at
+        most about 83% busy, InferLine's utilisation target, room for Poisson bursts)
+    stabilisation_s : scale in only when every recommendation of this window is cheaper
+    interval_s : adaptation interval (s)
+    min_rate_rps : plan for at least this rate (an idle pipeline keeps its smallest config)
+    initial_rate_rps : rate of the config at time 0 (default ``min_rate_rps``)
+
+    Attributes
+    ----------
+    history : ``(t_s, config)`` recommendations of the current window
+
+    Examples
+    --------
+    A planner that wants one core per 10 RPS:
+
+    >>> from ssloserve.pipeline import StageConfig
+    >>> per_10 = lambda lam: Config({"a": StageConfig("x", math.ceil(lam / 10))})
+    >>> pol = ReplanningPolicy(per_10, headroom=1.0, stabilisation_s=30, interval_s=10)
+    >>> pol.initial().cost
+    1.0
+    >>> ob = lambda t, r: Observation(t_s=t, rates_rps=np.array(r), config=None)
+    >>> [pol.decide(ob(t, [r])).cost for t, r in [(10, 300), (20, 50), (30, 50), (40, 50)]]
+    [30.0, 30.0, 30.0, 5.0]
+    """
+
+    def __init__(
+        self,
+        planner: Callable[[float], Config],
+        predictor=None,
+        headroom: float = 1.2,
+        stabilisation_s: float = 60.0,
+        interval_s: float = 5.0,
+        min_rate_rps: float = 1.0,
+        initial_rate_rps: float | None = None,
+    ):
+        for name, v, ok, want in (
+            ("headroom", headroom, headroom > 0, "> 0"),
+            ("stabilisation_s", stabilisation_s, stabilisation_s >= 0, ">= 0"),
+            ("interval_s", interval_s, interval_s > 0, "> 0"),
+            ("min_rate_rps", min_rate_rps, min_rate_rps >= 0, ">= 0"),
+        ):
+            if not ok:  # NaN fails every comparison, so it lands here too
+                raise PolicyError(f"ReplanningPolicy {name} must be {want}, got {v!r}")
+        self.planner = planner
+        self.predictor = MaxWindow(window_s=30) if predictor is None else predictor
+        self.headroom, self.stabilisation_s, self.interval_s = headroom, stabilisation_s, interval_s
+        self.min_rate_rps, self.initial_rate_rps = min_rate_rps, initial_rate_rps
+        self.history: list[tuple[float, Config]] = []
+
+    def predict(self, rates_rps) -> float:
+        """The predictor's rate for these recent per-second rates (0 with no history)."""
+        r = np.asarray(rates_rps, dtype=float)
+        if len(r) == 0:
+            return 0.0
+        f = getattr(self.predictor, "predict", self.predictor)  # a Predictor or a callable
+        return float(f(r))
+
+    def plan_for(self, rate_rps: float) -> Config:
+        """The planner's config for ``max(min_rate_rps, headroom x rate_rps)``."""
+        return self.planner(max(self.min_rate_rps, rate_rps * self.headroom))
+
+    def initial(self, pipeline: Pipeline | None = None, slo_ms: float | None = None) -> Config:
+        """The config at time 0, planned for ``initial_rate_rps`` (or ``min_rate_rps``)."""
+        rate = self.initial_rate_rps if self.initial_rate_rps is not None else self.min_rate_rps
+        cfg = self.plan_for(rate)
+        self.history = [(0.0, cfg)]
+        return cfg
+
+    def decide(self, obs: Observation) -> Config:
+        """Replan for the predicted rate; scale in only when the whole window agrees."""
+        rec = self.plan_for(self.predict(obs.rates_rps))
+        t = float(obs.t_s)
+        self.history.append((t, rec))
+        self.history = [(u, c) for u, c in self.history if u > t - self.stabilisation_s + 1e-9]
+        # the most expensive recommendation of the window (the latest among equals)
+        return max(self.history, key=lambda uc: (uc[1].cost, uc[0]))[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(headroom={self.headroom:g}, "
+            f"stabilisation_s={self.stabilisation_s:g}, interval_s={self.interval_s:g})"
+        )

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ssloserve import fa2
 from ssloserve.errors import InfeasibleError, PipelineError
-from ssloserve.latency import LatencyModel
+from ssloserve.latency import LatencyModel, batch_delay_ms
 from ssloserve.observation import Observation
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 
@@ -46,7 +46,7 @@ def chains(draw):
         slo = 0.0
         for table in lat:
             b = draw(st.sampled_from(sorted(table)))
-            slo += table[b] + fa2.batch_delay_ms(b, rate)
+            slo += table[b] + batch_delay_ms(b, rate)
     return lat, rate, slo, cores
 
 
@@ -107,7 +107,7 @@ def boundary_chains(draw):
     picks = [draw(st.sampled_from(sorted(t))) for t in lat]
     total = 0.0
     for t, b in reversed(list(zip(lat, picks, strict=True))):
-        total += t[b] + fa2.batch_delay_ms(b, rate)
+        total += t[b] + batch_delay_ms(b, rate)
     nudge = draw(st.sampled_from(["-5e-9", "-1e-10", "-ulp", "0", "+ulp", "+1e-10", "+5e-9"]))
     if nudge.endswith("ulp"):
         slo = math.nextafter(total, -math.inf if nudge[0] == "-" else math.inf)
@@ -127,7 +127,7 @@ def _exact_oracle(lat, rate, slo, cores):
         L, cost = F(0), F(0)
         for (b, l_ms), c in zip(combo, cs, strict=True):
             q = F(rate) * F(l_ms) / (1000 * b)
-            n = max(1, math.ceil(q - F(1, 10**9)))  # fa2.replicas_needed's tolerance
+            n = max(1, math.ceil(q - F(1, 10**9)))  # ssloserve.latency.replicas_needed's tolerance
             L += F(l_ms) + F(1000 * (b - 1)) / F(rate)
             cost += n * F(c)
         if L <= F(slo) + F(fa2.EPS_MS) and (best is None or (cost, L) < best):
@@ -143,7 +143,7 @@ def test_solve_chain_exact_at_the_slo_boundary(inst):
     if want is None:
         with pytest.raises(InfeasibleError) as e:
             fa2.solve_chain(lat, rate, slo, cores)
-        fastest = sum(min(t[b] + fa2.batch_delay_ms(b, rate) for b in t) for t in lat)
+        fastest = sum(min(t[b] + batch_delay_ms(b, rate) for b in t) for t in lat)
         assert e.value.nearest_feasible == pytest.approx(fastest, rel=1e-12)
         fa2.solve_chain(lat, rate, e.value.nearest_feasible, cores)
         return
@@ -170,7 +170,7 @@ def test_grid_dp_is_feasible_never_better_and_exact_on_integer_grids(inst):
     _check_chain_plan(g, lat, rate, slo, cores)
     assert g.cost >= opt.cost - 1e-9
     integral = all(
-        float(v + fa2.batch_delay_ms(b, rate)).is_integer() for t in lat for b, v in t.items()
+        float(v + batch_delay_ms(b, rate)).is_integer() for t in lat for b, v in t.items()
     )
     if integral:
         assert g.cost == pytest.approx(opt.cost)
@@ -470,9 +470,7 @@ def test_slo_split_follows_batch1_shares_and_reports_its_smallest_slo(inst, batc
     for s in p.order:
         share = min(slo * l1[s] / sum(l1[x] for x in path) for path in p.paths() if s in path)
         sc = cfg[s]
-        lat = p.stage(s).variant().latency_ms(sc.batch, sc.cores) + fa2.batch_delay_ms(
-            sc.batch, rate
-        )
+        lat = p.stage(s).variant().latency_ms(sc.batch, sc.cores) + batch_delay_ms(sc.batch, rate)
         assert lat <= share + 1e-6  # each stage within its own share
         # and it is the cheapest configuration of the stage within that share
         cheaper = [
@@ -533,11 +531,11 @@ def test_p99_batch_delay_is_stricter_and_planned_exactly():
     from scipy.stats import gamma
 
     for b, lam in [(2, 10.0), (5, 40.0), (16, 3.0)]:
-        p99 = fa2.batch_delay_ms(b, lam, "p99")
+        p99 = batch_delay_ms(b, lam, "p99")
         assert p99 == pytest.approx(1000 * gamma.ppf(0.99, b - 1) / lam)
-        assert p99 > fa2.batch_delay_ms(b, lam)
+        assert p99 > batch_delay_ms(b, lam)
     with pytest.raises(ValueError, match="p99"):
-        fa2.batch_delay_ms(2, 1.0, "p50")
+        batch_delay_ms(2, 1.0, "p50")
     p = Pipeline.chain(
         _stage("a", LatencyModel(20, 2, 30, 3), 6), _stage("b", LatencyModel(8, 1, 10, 2), 6)
     )
@@ -634,3 +632,77 @@ def test_fa2_policy_accepts_a_predictor_object():
     pol = fa2.FA2Policy(p, 300.0, predictor=MaxWindow(window_s=3), headroom=1.0, slo_safety=1.0)
     assert pol.decide(_obs(3, [90, 10, 20, 15])) == fa2.plan(p, 20.0, 300.0)
     assert pol.decide(_obs(4, [])) == fa2.plan(p, 1.0, 300.0)  # no history: min_rate_rps
+
+
+def test_plan_runs_on_the_configuration_graph_it_is_given():
+    """plan is plan_on_graph on the chapter's configuration graph: a change to a node of that
+    graph changes the plan (the DP reads its options from the graph's layers)."""
+    p = Pipeline(
+        [_stage(x, LatencyModel(2.0, 3.0, 10.0, 1.0 + ord(x) % 5), 4) for x in "abcd"],
+        [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")],
+    )
+    rate, slo = 40.0, 300.0
+    g = fa2.configuration_graph(p, rate)
+    cfg = fa2.plan_on_graph(p, g, slo)
+    assert cfg == fa2.plan(p, rate, slo)
+    # make a configuration that the plan did not pick free: the plan must now take it
+    node = next(n for n in fa2.graph.stage_nodes(g, "b") if n[1] != cfg["b"].batch)
+    assert g.nodes[node]["latency_ms"] < slo / 3  # still fits next to the other stages' fastest
+    g.nodes[node]["cost"] = 0.0
+    assert fa2.plan_on_graph(p, g, slo)["b"].batch == node[1]
+    # and a layer whose every node misses the SLO makes the pipeline infeasible
+    for n in fa2.graph.stage_nodes(g, "c"):
+        g.nodes[n]["latency_ms"] = slo + 1.0
+    with pytest.raises(InfeasibleError) as e:
+        fa2.plan_on_graph(p, g, slo)
+    assert e.value.nearest_feasible > slo
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 50), st.integers(1, 9)), min_size=1, max_size=5),
+        min_size=2,
+        max_size=3,
+    ),
+    st.integers(1, 60),
+)
+def test_parallel_super_stage_is_max_latency_sum_cost_pruned(branches, slo):
+    """The rule against every combination of one option per branch (PAPERS.md 1, step 2)."""
+    from ssloserve.fa2.dp import pareto_front
+
+    fronts = [
+        pareto_front([float(x[0]) for x in br], [float(x[1]) for x in br], [(x,) for x in br], slo)
+        for br in branches
+    ]
+    assume(all(len(f) for f in fronts))
+    got = fa2.parallel_super_stage(fronts, float(slo), lambda x, y: x + y)
+    combos = [
+        (max(o[0] for o in c), sum(o[1] for o in c))
+        for c in itertools.product(*branches)
+        if max(o[0] for o in c) <= slo
+    ]
+    want = sorted(
+        {
+            (lat, cost)
+            for lat, cost in combos
+            if not any((l2 <= lat and c2 < cost) or (l2 < lat and c2 <= cost) for l2, c2 in combos)
+        }
+    )
+    assert list(zip(got.lat.tolist(), got.cost.tolist(), strict=True)) == want
+    for (lat, cost), pay in zip(want, got.payload, strict=True):  # payloads name real combos
+        assert max(o[0] for o in pay) == lat and sum(o[1] for o in pay) == cost
+
+
+def test_fa2_policies_are_the_generic_replanning_loop():
+    from ssloserve.policies import ReplanningPolicy
+
+    p = Pipeline.chain(_stage("a"), _stage("b"))
+    for cls in (fa2.FA2Policy, fa2.SLOSplitPolicy):
+        assert isinstance(cls(p, 300.0), ReplanningPolicy)
+    with pytest.raises(ValueError, match="slo_safety"):
+        fa2.FA2Policy(p, 300.0, slo_safety=1.5)
+    pol = fa2.FA2Policy(
+        p, 300.0, headroom=1.0, slo_safety=1.0, options=fa2.PlanOptions(batches=[1])
+    )
+    assert pol.decide(_obs(1, [40])) == fa2.plan(p, 40.0, 300.0, batches=[1])

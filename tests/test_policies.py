@@ -137,3 +137,64 @@ def test_hpa_uses_the_simulators_measured_utilisation():
         reps[name] = r.timeline["config"].map(lambda c: c["a"].replicas).to_numpy()
     assert reps["estimate"].max() == 1
     assert reps["measured"].max() >= 2
+
+
+# ---------------------------------------------------------------- the generic re-planning loop
+
+
+def _per_10_rps(lam):
+    """A planner for the tests: one replica per started 10 RPS on both stages."""
+    n = math.ceil(lam / 10 - 1e-9)
+    return Config({"a": StageConfig("x", n), "b": StageConfig("y", n)})
+
+
+def test_replanning_scales_out_at_once_and_in_after_the_window():
+    from ssloserve.policies import ReplanningPolicy
+
+    seen = []
+
+    def planner(lam):
+        seen.append(lam)
+        return _per_10_rps(lam)
+
+    pol = ReplanningPolicy(planner, headroom=1.5, stabilisation_s=20, interval_s=5, min_rate_rps=2)
+    assert isinstance(pol, Policy) and pol.interval_s == 5
+    assert pol.initial().cost == 2.0 and seen == [3.0]  # min_rate_rps x headroom: no history yet
+    p = pipe()
+    # the default predictor is the max of the last 30 s: 40 RPS, 31 s ago, is forgotten
+    rates = [40.0] + [5.0] * 30 + [12.0]
+    assert pol.decide(obs(5, rates, base(), p)).cost == 2 * math.ceil(12 * 1.5 / 10)
+    assert seen[-1] == pytest.approx(18.0)
+    up = pol.decide(obs(10, [60.0], base(), p))  # 90 RPS planned: 9 replicas, at once
+    assert up["a"].replicas == 9
+    costs = [pol.decide(obs(t, [1.0], base(), p)).cost for t in (15, 20, 25, 30, 35)]
+    # the 90-RPS recommendation of t=10 holds until t=30 (20 s later) has passed
+    assert costs == [18.0, 18.0, 18.0, 2.0, 2.0]
+    assert seen[-1] == 2  # 1.5 RPS is below min_rate_rps
+
+
+def test_replanning_takes_predictor_objects_and_callables():
+    from ssloserve.policies import ReplanningPolicy
+    from ssloserve.predictors import MovingAverage
+
+    p = pipe()
+    mean = ReplanningPolicy(_per_10_rps, predictor=MovingAverage(window_s=4), headroom=1.0)
+    assert mean.decide(obs(4, [100, 10, 20, 30, 40], base(), p))["a"].replicas == 3  # 25 RPS
+    last = ReplanningPolicy(_per_10_rps, predictor=lambda r: r[-1], headroom=1.0)
+    assert last.decide(obs(4, [100, 10, 20, 30, 40], base(), p))["a"].replicas == 4
+
+
+@pytest.mark.parametrize(
+    "kw, says",
+    [
+        (dict(headroom=0.0), "headroom"),
+        (dict(stabilisation_s=-1.0), "stabilisation_s"),
+        (dict(interval_s=math.nan), "interval_s"),
+        (dict(min_rate_rps=-1.0), "min_rate_rps"),
+    ],
+)
+def test_replanning_rejects_bad_parameters_by_name(kw, says):
+    from ssloserve.policies import ReplanningPolicy
+
+    with pytest.raises(PolicyError, match=says):
+        ReplanningPolicy(_per_10_rps, **kw)

@@ -14,9 +14,11 @@ import ipywidgets as widgets
 import networkx as nx
 import pandas as pd
 
-from . import fa2
-from .errors import InfeasibleError
-from .pipeline import Config, Pipeline
+from ..errors import InfeasibleError
+from ..pipeline import Config, Pipeline
+from .baselines import slo_split_plan
+from .experiments import video_pipeline
+from .plan import plan, plan_table
 
 __all__ = [
     "graph_chart",
@@ -35,9 +37,10 @@ def graph_chart(g: nx.DiGraph, config: Config | None = None, width: int = 420) -
 
     Examples
     --------
-    >>> p = fa2.video_pipeline(source="fallback")
-    >>> g = fa2.configuration_graph(p, 20.0, batches=[1, 2, 4])
-    >>> isinstance(graph_chart(g, fa2.plan(p, 20.0, 780.0)), alt.LayerChart)
+    >>> from ssloserve.fa2 import configuration_graph
+    >>> p = video_pipeline(source="fallback")
+    >>> g = configuration_graph(p, 20.0, batches=[1, 2, 4])
+    >>> isinstance(graph_chart(g, plan(p, 20.0, 780.0)), alt.LayerChart)
     True
     """
     chosen = set()
@@ -105,11 +108,12 @@ def graph_chart(g: nx.DiGraph, config: Config | None = None, width: int = 420) -
 
 
 def cost_chart(table: pd.DataFrame) -> alt.Chart:
-    """Cores against rate for each planner (the table of :func:`ssloserve.fa2.cost_vs_rate`).
+    """Cores against rate for each planner (the table of :func:`ssloserve.fa2.experiments.cost_vs_rate`).
 
     Examples
     --------
-    >>> t = fa2.cost_vs_rate(fa2.video_pipeline(source="fallback"), [5, 10], 780.0)
+    >>> from ssloserve.fa2 import cost_vs_rate
+    >>> t = cost_vs_rate(video_pipeline(source="fallback"), [5, 10], 780.0)
     >>> isinstance(cost_chart(t), alt.Chart)
     True
     """
@@ -129,7 +133,7 @@ def cost_chart(table: pd.DataFrame) -> alt.Chart:
 def timeline_chart(per_second: pd.DataFrame, bin_s: int = 10) -> alt.VConcatChart:
     """Load, cores in use and SLO violations over time for each system (binned to ``bin_s``).
 
-    ``per_second`` is the second table of :func:`ssloserve.fa2.compare`.
+    ``per_second`` is the second table of :func:`ssloserve.fa2.experiments.compare`.
 
     Examples
     --------
@@ -173,7 +177,7 @@ _DEFAULT_PIPELINE: Pipeline | None = None
 def _default_pipeline() -> Pipeline:
     global _DEFAULT_PIPELINE
     if _DEFAULT_PIPELINE is None:
-        _DEFAULT_PIPELINE = fa2.video_pipeline()
+        _DEFAULT_PIPELINE = video_pipeline()
     return _DEFAULT_PIPELINE
 
 
@@ -186,7 +190,7 @@ def plan_summary(
     ----------
     rate_rps : arrival rate (RPS)
     slo_ms : end-to-end SLO (ms)
-    pipeline : default :func:`ssloserve.fa2.video_pipeline`
+    pipeline : default :func:`ssloserve.fa2.experiments.video_pipeline`
 
     Returns
     -------
@@ -195,19 +199,19 @@ def plan_summary(
 
     Examples
     --------
-    >>> t = plan_summary(20.0, 780.0, fa2.video_pipeline(source="fallback"))
+    >>> t = plan_summary(20.0, 780.0, video_pipeline(source="fallback"))
     >>> t.groupby("planner")["cost"].sum().to_dict()
     {'FA2': 10.0, 'SLO split': 11.0}
     """
     p = pipeline or _default_pipeline()
     frames = []
-    for name, planner in (("FA2", fa2.plan), ("SLO split", fa2.slo_split_plan)):
+    for name, planner in (("FA2", plan), ("SLO split", slo_split_plan)):
         try:
             cfg = planner(p, rate_rps, slo_ms)
         except InfeasibleError as e:
             frames.append(pd.DataFrame([dict(planner=name, stage="-", note=str(e))]))
             continue
-        t = fa2.plan_table(p, cfg, rate_rps).reset_index()
+        t = plan_table(p, cfg, rate_rps).reset_index()
         t.insert(0, "planner", name)
         frames.append(t)
     return pd.concat(frames, ignore_index=True)
@@ -218,7 +222,7 @@ class PlanExplorer(widgets.VBox):
 
     Examples
     --------
-    >>> w = PlanExplorer(pipeline=fa2.video_pipeline(source="fallback"))
+    >>> w = PlanExplorer(pipeline=video_pipeline(source="fallback"))
     >>> w.rate.value == inspect.signature(plan_summary).parameters["rate_rps"].default
     True
     >>> w.rate.value = 30.0

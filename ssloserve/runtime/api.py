@@ -41,7 +41,7 @@ def run(
     options : a :class:`RunOptions`; keyword arguments override single fields
         (``run(..., queue="edf", drop="cannot_finish")``). With ``runtime="emu"`` the
         emulator's own options are accepted too (``core_limit``, ``boost``, ``max_retries``,
-        ``drain_s``, ``start_timeout_s``; see ``ssloserve.runtime.emu.router.EmuOptions``)
+        ``drain_s``, ``start_timeout_s``; see ``ssloserve.runtime.emu.EmuOptions``)
 
     Returns
     -------
@@ -76,16 +76,11 @@ def run(
         from .sim import simulate
 
         return simulate(pipeline, workload, as_policy(policy), opts.validate())
-    from .emu import emulate  # the multiprocess emulator (ssloserve/runtime/emu/)
-    from .emu.router import EmuOptions
+    from .emu import EmuOptions, emulate  # the multiprocess emulator (ssloserve/runtime/emu/)
 
-    emu_only = set(EmuOptions.__dataclass_fields__) - known
+    emu_only = EmuOptions.names()
     bad = sorted(set(extra) - emu_only)
     if bad:
         raise ConfigError(f"unknown run option(s) {bad}; options are {sorted(known | emu_only)}")
-    opts = opts.validate()
-    if extra:
-        import types
-
-        opts = types.SimpleNamespace(**{k: getattr(opts, k) for k in known}, **extra)
-    return emulate(pipeline, workload, as_policy(policy), opts)
+    emu = EmuOptions(**extra).validate()
+    return emulate(pipeline, workload, as_policy(policy), opts.validate(), emu)

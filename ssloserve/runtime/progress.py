@@ -93,14 +93,18 @@ class SafeInterrupt:
 
     Examples
     --------
+    Python's own handler first, whatever the caller set (a shell that ignores SIGINT, as
+    ``nohup`` and background jobs do, would make the example say nothing):
+
     >>> import os, signal
-    >>> before = signal.getsignal(signal.SIGINT)
+    >>> caller = signal.signal(signal.SIGINT, signal.default_int_handler)
     >>> with SafeInterrupt() as stop:
     ...     os.kill(os.getpid(), signal.SIGINT)   # a Ctrl-C mid-run: noted, nothing raised
     ...     stop.hit
     True
-    >>> signal.getsignal(signal.SIGINT) is before
+    >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
     True
+    >>> _ = signal.signal(signal.SIGINT, caller)
     """
 
     def __init__(self):

@@ -26,6 +26,7 @@ import threading
 import time
 
 from ...errors import EmulatorError
+from ..progress import Progress, SafeInterrupt
 from .limits import (
     available_backends,
     child_pids,
@@ -112,7 +113,7 @@ def nothing_left(wait_s: float = 5.0):
         raise EmulatorError(f"emulator runs left something behind: {left}")
 
 
-def emulate(pipeline, workload, policy, options=None):
+def emulate(pipeline, workload, policy, options=None, emu=None):
     """Serve ``workload`` on ``pipeline`` with real processes, adapting with ``policy``.
 
     Parameters
@@ -122,9 +123,9 @@ def emulate(pipeline, workload, policy, options=None):
     workload : a :class:`~ssloserve.workloads.Workload` (arrival_s, budget_ms, payload_bytes)
     policy : anything with ``interval_s`` and ``decide(obs) -> Config`` (and optionally
         ``initial(pipeline, slo_ms)``)
-    options : any object or mapping with the fields of :class:`EmuOptions` (missing ones
-        take its defaults), e.g. ``ssloserve.runtime.api.RunOptions``; ``progress``: True
-        shows a tqdm bar, None (default) shows one once the run has taken 2 s, False never
+    options : the shared ``RunOptions`` (None: the defaults); ``progress``: True shows a
+        tqdm bar, None (default) shows one once the run has taken 2 s, False never
+    emu : the emulator's own :class:`EmuOptions` (None: the defaults)
 
     Returns
     -------
@@ -132,16 +133,15 @@ def emulate(pipeline, workload, policy, options=None):
     names the core-limit backend, ``meta["cold_start_s"]`` and ``meta["resize_delay_s"]``
     the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
     """
-    from ..progress import SafeInterrupt  # Ctrl-C at a safe point, as in every runtime (imported
-    # here, not at the top: every worker process imports this package)
-
     remove_stale_cgroups()
-    router = Router(pipeline, workload, policy, options)
+    router = Router(pipeline, workload, policy, options, emu)
     progress = None
     with _sigterm_raises(), SafeInterrupt() as stop:
         try:
             router.start(stop)
-            progress = _Bar(router.opt.progress, len(router.arrival_s))
+            progress = Progress(
+                router.opt.progress, len(router.arrival_s), unit="req", desc="emu", stop=stop
+            )
             try:
                 router.loop(progress, stop)
             except KeyboardInterrupt:
@@ -149,34 +149,5 @@ def emulate(pipeline, workload, policy, options=None):
             return router.finish()
         finally:
             if progress is not None:
-                progress.close()
+                progress.close(done=not router.interrupted)
             router.close()
-
-
-class _Bar:
-    """The run's progress bar over requests with a final status: shown at once for
-    ``progress=True``, once the run has taken ``api.PROGRESS_AFTER_S`` of wall time for
-    ``None`` (auto, as in the simulator), never for ``False``."""
-
-    def __init__(self, mode, total: int):
-        self.mode, self.total, self.n, self.bar = mode, total, 0, None
-        self.t0 = time.monotonic()
-
-    def update(self, k: int) -> None:
-        self.n += k
-        if self.mode is False:
-            return
-        if self.bar is None:
-            from ..progress import PROGRESS_AFTER_S
-
-            if self.mode is True or time.monotonic() - self.t0 > PROGRESS_AFTER_S:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=self.total, desc="emu", unit="req", leave=self.mode is True)
-                self.bar.update(self.n)
-        else:
-            self.bar.update(k)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

@@ -1,16 +1,16 @@
-"""Replica lifecycle in the emulator's router: start, ready, resize, drain, stop, death.
+"""Replica lifecycle in the emulator's router: start, ready, stop, death and retry.
 
 A replica is a :class:`~ssloserve.runtime.emu.worker.Worker` process running
 :func:`~ssloserve.runtime.emu.replica.replica_main`. It is ``starting`` from the request
 to its "ready" message (a real cold start: spawn, imports, model load), then ``idle`` or
-``busy``; a drained one stops once idle (``stopping``), and it is ``dead`` once its
-process is gone. A resize writes the core limit and tells the replica to change its
-thread count, in place. A replica that dies is noticed through its sentinel; its
-in-flight requests are retried (``max_retries``) or dropped with reason
-``replica_crash``, and a replacement starts. Capacity is checked before every start and
-resize: what does not fit on the node is recorded as infeasible (DESIGN.md "Actuation
-semantics"). :class:`Lifecycle` is a part of :class:`~ssloserve.runtime.emu.router.Router`
-and works on its state (``st``, ``reps``, ``limiter``, ``events``). Chapter: 00_tour.
+``busy``; a stopped one is ``stopping`` until its process is gone, then ``dead``. A
+replica that dies unasked is noticed through its sentinel; its in-flight requests are
+retried (``max_retries``) or dropped with reason ``replica_crash``, and the stage is
+planned again, so a replacement starts. *Which* replicas start, stop, drain or resize is
+decided by the shared planner (:mod:`ssloserve.runtime.actuation`, executed by
+:mod:`.actuate`). :class:`Lifecycle` is a part of
+:class:`~ssloserve.runtime.emu.router.Router` and works on its state (``st``, ``reps``,
+``limiter``, ``events``). Chapter: 00_tour.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 
 from ...errors import EmulatorError
-from ...pipeline import Config, StageConfig
+from ...pipeline import StageConfig
+from ..actuation import ReplicaView
 from .models import ModelSpec
 from .worker import Worker
 
@@ -42,13 +43,35 @@ class Replica:
     proc: object
     conn: object
     t_requested: float
-    state: str = "starting"  # starting, idle, busy, draining(+busy), stopping, dead
-    draining: bool = False
+    state: str = "starting"  # starting, idle, busy, stopping, dead
+    draining: bool = False  # takes no new batch; stops once its batch is done
     busy: bool = False
     pid: int | None = None
     batch: tuple | None = None  # (batch_id, [request ids], [queue times], t_sent)
     ready_t: float | None = None
-    retiring: bool = False  # an old variant waiting for its replacement
+    retiring: bool = False  # an old variant serving until its replacement is ready
+    resizing_to: float | None = None  # the cores of a resize in progress
+    groups: list = field(default_factory=list)  # the changes waiting for this replica
+
+    @property
+    def live(self) -> bool:
+        """Its process runs and was not asked to stop."""
+        return self.state in ("starting", "idle", "busy")
+
+    @property
+    def holds(self) -> float:
+        """Cores it holds on the node: during a resize of a serving replica, the larger of
+        the old and the new."""
+        if self.resizing_to is None:
+            return self.cores
+        return max(self.cores, self.resizing_to)
+
+    def view(self) -> ReplicaView:
+        """This replica as the actuation planner sees it."""
+        state = "draining" if self.draining else self.state
+        return ReplicaView(
+            self.rid, self.variant, self.cores, state, self.retiring, self.resizing_to, self.holds
+        )
 
 
 @dataclass
@@ -59,42 +82,22 @@ class StageState:
     target: StageConfig
     queue: object = None
     replicas: dict = field(default_factory=dict)
+    last_state: str = "done"  # the state of the stage's last change (Result.events)
 
 
 class Lifecycle:
-    """Starting, resizing, draining and stopping replicas, and their messages about it."""
+    """Starting and stopping replica processes, and what happens when one dies."""
 
     def _variant(self, stage: str, name: str):
         return self.pipeline.stage(stage).variant(name)
 
-    def _capacity_ok(self, spec: ModelSpec, extra: float, per_replica: float) -> tuple[bool, str]:
-        """Can the node give ``extra`` more cores (a replica of ``per_replica`` cores)?"""
-        node = self.opt.node_cores
-        if node is None:
-            if not spec.uses_cpu:
-                return True, ""
-            node = self.machine
-            in_use = sum(
-                r.cores for r in self.reps.values() if r.spec.uses_cpu and r.state != "dead"
-            )
-        else:
-            in_use = sum(r.cores for r in self.reps.values() if r.state != "dead")
-        if per_replica > node + 1e-9:
-            return False, f"{per_replica:g} cores per replica > {node:g} cores on the node"
-        if in_use + extra > node + 1e-9:
-            return False, f"{in_use + extra:g} cores in use would exceed the node's {node:g}"
-        return True, ""
-
-    def _start_replica(self, stage: str, variant: str, cores: float, why: str) -> Replica | None:
+    def _start_replica(self, stage: str, variant: str, cores: float) -> Replica:
+        """Start a process for a replica of ``variant`` and put it under its core limit."""
         v = self._variant(stage, variant)
         spec = ModelSpec.from_variant(v)
-        ok, detail = self._capacity_ok(spec, cores, cores)
-        if not ok:
-            self._event(stage, why, "infeasible", detail, variant=variant, cores=cores)
-            return None
         rid = next(self._rid)
         t_req = time.monotonic()
-        rt = self.opt.boost and not spec.uses_cpu
+        rt = self.eopt.boost and not spec.uses_cpu
         proc = Worker("replica", (spec, cores, os.getpid(), rt), name=f"replica-{stage}-{rid}")
         r = Replica(rid, stage, variant, v.accuracy, spec, cores, proc, proc.conn, t_req)
         r.pid = proc.pid
@@ -112,15 +115,15 @@ class Lifecycle:
                         f"{cores:g}-core limit ({self.limiter.backend}): {e}"
                     ) from e
                 # it died before it could be limited: its sentinel reports the crash
-
-        self._event(stage, why, "in_progress", f"replica {rid} loading {variant}", replica=rid)
         return r
 
     def _stop_replica(self, r: Replica, kill: bool = False) -> None:
         if r.state in ("stopping", "dead"):
             return
         self._ready_ends(r)
+        self._account()
         r.state = "stopping"
+        self._left_groups(r)
         with contextlib.suppress(OSError, BrokenPipeError, ValueError):
             if kill:
                 raise OSError
@@ -143,116 +146,6 @@ class Lifecycle:
         self.st[r.stage].replicas.pop(r.rid, None)
         self.reps.pop(r.rid, None)
 
-    def _live(self, stage: str, variant: str | None = None) -> list[Replica]:
-        """Replicas that count toward the stage's target (not draining, not retiring)."""
-        return [
-            r
-            for r in self.st[stage].replicas.values()
-            if r.state in ("starting", "idle", "busy")
-            and not r.draining
-            and not r.retiring
-            and (variant is None or r.variant == variant)
-        ]
-
-    # ------------------------------------------------------------------ actuation
-
-    def _apply(self, config: Config, first: bool = False) -> None:
-        for s in self.stages:
-            new = config[s]
-            st = self.st[s]
-            old = st.target
-            if new.variant != old.variant:
-                retiring = self._live(s)
-                for r in retiring:
-                    r.retiring = True
-                self._event(s, "variant", "requested", f"{old.variant} -> {new.variant}")
-                started = 0
-                for _ in range(new.replicas):
-                    if self._start_replica(s, new.variant, new.cores, "variant"):
-                        started += 1
-                if started == 0 and new.replicas > 0:
-                    # no new replica fits: infeasible, the old variant keeps serving (as in
-                    # the simulator); the policy may ask again at its next decision
-                    for r in retiring:
-                        r.retiring = False
-                    continue
-                st.target = StageConfig(new.variant, new.replicas, new.cores, new.batch)
-                if started == 0:  # a switch to zero replicas: the old ones just go
-                    for r in list(st.replicas.values()):
-                        if r.retiring:
-                            self._drain(r)
-                continue
-            cores = old.cores
-            if abs(new.cores - old.cores) > 1e-9 and not first:
-                cores = self._resize_stage(s, new.cores)
-            st.target = StageConfig(new.variant, new.replicas, cores, new.batch)
-            self._reconcile(s, first=first)
-
-    def _resize_stage(self, s: str, cores: float) -> float:
-        """Change every live replica of ``s`` to ``cores`` in place; returns the cores in force."""
-        st = self.st[s]
-        live = [r for r in st.replicas.values() if r.state in ("starting", "idle", "busy")]
-        old = st.target.cores
-        spec = ModelSpec.from_variant(self._variant(s, st.target.variant))
-        ok, detail = self._capacity_ok(spec, (cores - old) * len(live), cores)
-        if not ok:
-            self._event(s, "resize", "infeasible", f"{old:g} -> {cores:g}: {detail}")
-            return old
-        for r in live:
-            t_req = time.monotonic()
-            if r.spec.uses_cpu and r.pid in self.limiter.cores:
-                with contextlib.suppress(OSError, ProcessLookupError):
-                    self.limiter.set(r.pid, cores)
-            self._account()
-            r.cores = cores
-            tok = next(self._tok)
-            self.pending_resize[tok] = (r.rid, t_req)
-            with contextlib.suppress(OSError, BrokenPipeError):
-                r.conn.send(("cores", cores, tok))
-            self._event(s, "resize", "requested", f"{old:g} -> {cores:g}", replica=r.rid)
-        return cores
-
-    def _drain(self, r: Replica) -> None:
-        if r.state == "starting":
-            self._stop_replica(r, kill=True)
-            self._event(r.stage, "scale_in", "done", f"replica {r.rid} cancelled", replica=r.rid)
-            return
-        r.draining = True
-        if not r.busy:
-            self._stop_replica(r)
-            self._event(r.stage, "scale_in", "done", f"replica {r.rid} stopped", replica=r.rid)
-        else:
-            self._event(r.stage, "scale_in", "in_progress", f"draining {r.rid}", replica=r.rid)
-
-    def _reconcile(self, s: str, first: bool = False) -> None:
-        st = self.st[s]
-        tgt = st.target
-        live = self._live(s, tgt.variant)
-        if len(live) < tgt.replicas:
-            for _ in range(tgt.replicas - len(live)):
-                if self._start_replica(s, tgt.variant, tgt.cores, "scale_out") is None:
-                    break
-        elif len(live) > tgt.replicas:
-            order = {"starting": 0, "idle": 1, "busy": 2}
-            victims = sorted(live, key=lambda r: (order[r.state], -r.rid))
-            for r in victims[: len(live) - tgt.replicas]:
-                self._drain(r)
-
-    def actuated_config(self) -> Config:
-        """The config in force: per stage the serving (ready, not draining) replicas."""
-        out = {}
-        for s in self.stages:
-            st = self.st[s]
-            serving = [
-                r for r in st.replicas.values() if r.state in ("idle", "busy") and not r.draining
-            ]
-            variant = st.target.variant
-            if serving and all(r.variant != variant for r in serving):
-                variant = serving[0].variant
-            cores = st.target.cores
-            out[s] = StageConfig(variant, len(serving), cores, st.target.batch)
-        return Config(out)
-
     def _account(self) -> None:
         """Integrate the cores held by live processes up to now (core-seconds)."""
         now = self.now()
@@ -261,64 +154,8 @@ class Lifecycle:
             self.last_t = now
 
     def cores_in_use(self) -> float:
-        return float(sum(r.cores for r in self.reps.values() if r.state != "dead"))
-
-    def _on_ready(self, r: Replica, msg) -> None:
-        """Replica ``r`` loaded its model: it serves from now (a variant switch retires
-        one old replica per new one ready)."""
-        _, t_ready, pid, load_s = msg
-        r.ready_t = self._rel(t_ready)
-        cold = t_ready - r.t_requested
-        self.cold_starts.append(cold)
-        self._event(
-            r.stage,
-            "ready",
-            "done",
-            f"replica {r.rid} ready ({cold * 1000:.0f} ms cold start, {load_s * 1000:.0f} ms load)",
-            replica=r.rid,
-            cold_start_s=cold,
-        )
-        self.start_failures = 0
-        if r.state == "stopping":
-            return
-        r.state = "idle"
-        self.free_since[r.rid] = self.now()
-        if r.retiring:  # a replica of the old variant that was still loading
-            self._drain(r)
-            return
-        st = self.st[r.stage]
-        if r.variant == st.target.variant:
-            retiring = [x for x in st.replicas.values() if x.retiring and not x.draining]
-            if retiring:
-                ready_new = [
-                    x for x in self._live(r.stage, st.target.variant) if x.state in ("idle", "busy")
-                ]
-                # one old replica goes per new one ready; all go once the new are all up
-                n = len(retiring) if len(ready_new) >= st.target.replicas else 1
-                for x in retiring[:n]:
-                    self._drain(x)
-                if n == len(retiring):
-                    self._event(r.stage, "variant", "done", f"now {r.variant}")
-
-    def _on_resized(self, r: Replica, msg) -> None:
-        """Replica ``r`` runs its new thread count: the resize is done."""
-        _, tok, t_applied = msg
-        rid, t_req = self.pending_resize.pop(tok, (None, None))
-        if rid is None:
-            return
-        if self.limiter is not None and r.pid in self.limiter.cores:
-            with contextlib.suppress(Exception):
-                self.limiter.after_threads_changed(r.pid)
-        delay = max(0.0, t_applied - t_req)
-        self.resize_delays.append(delay)
-        self._event(
-            r.stage,
-            "resize",
-            "done",
-            f"replica {r.rid} at {r.cores:g} cores ({delay * 1000:.1f} ms)",
-            replica=r.rid,
-            resize_delay_s=delay,
-        )
+        """Cores held by replicas whose process runs and was not asked to stop."""
+        return float(sum(r.holds for r in self.reps.values() if r.live))
 
     def _on_death(self, r: Replica) -> None:
         if r.state == "stopping":
@@ -330,12 +167,13 @@ class Lifecycle:
         code = r.proc.exitcode
         self._event(r.stage, "crash", "done", f"replica {r.rid} died (exit {code})", replica=r.rid)
         self._ready_ends(r)
+        self._left_groups(r)
         if r.batch is not None:
             bid, ids, qts, t_sent = r.batch
             self._busy_win[r.stage] += max(0.0, now - max(t_sent, self._win_t0))
             self.batches.pop(bid, None)
             for i, qt in zip(ids, qts, strict=True):
-                if self.retries[i] < self.opt.max_retries and self.deadline_s[i] > now:
+                if self.retries[i] < self.eopt.max_retries and self.deadline_s[i] > now:
                     self.retries[i] += 1
                     self._enqueue(r.stage, i, qt)
                 else:
@@ -348,8 +186,8 @@ class Lifecycle:
                     f"replicas of stage {r.stage!r} ({r.variant}) died while loading 3 times "
                     f"in a row (last exit code {code})"
                 )
-        if not r.draining:
-            self._reconcile(r.stage)
+        if not r.draining and not r.retiring:
+            self._plan(r.stage, self.st[r.stage].target)  # a replacement starts
 
     def _ready_ends(self, r: Replica) -> None:
         """Replica ``r`` stops serving now: add its ready time in this interval."""

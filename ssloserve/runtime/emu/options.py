@@ -1,29 +1,26 @@
-"""The emulator's own options (:class:`EmuOptions`), read next to the shared run options.
+"""The emulator's own options (:class:`EmuOptions`); every other option is the shared
+``RunOptions`` (the same meaning in every runtime).
 
 Chapter: 00_tour ("the emulator").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
-from ...errors import EmulatorError
+from ...errors import ConfigError
+from .limits.limiters import CHOICES
 
 __all__ = ["EmuOptions"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class EmuOptions:
-    """Emulator settings. :func:`~ssloserve.runtime.emu.emulate` reads these names from any
-    options object (a :class:`~ssloserve.runtime.api.RunOptions`, a mapping, ``None``);
-    missing ones take these defaults. The first group means the same as in ``RunOptions``.
+    """What only the emulator needs to know, next to the shared ``RunOptions``
+    (``run(..., runtime="emu", core_limit="throttle")`` sets them by name).
 
     Attributes
     ----------
-    queue, drop, k_slo, max_batch_delay_ms, node_cores, duration_s, slo_ms, history_s,
-    progress : as in :class:`~ssloserve.runtime.api.RunOptions` (``node_cores=None``: this
-        machine's cores bound burn and torch replicas; sleep replicas, which emulate their
-        cores, are then unbounded)
     core_limit : ``"auto"`` (strongest available), ``"cgroup"``, ``"cgroup_v1"``,
         ``"cgroup_v2"``, ``"throttle"``, ``"affinity"`` or ``"none"``
     boost : give the run priority over background work on the machine (needs root, else
@@ -38,17 +35,17 @@ class EmuOptions:
         dropped with reason ``replica_crash``
     drain_s : after the last arrival, how long to wait for requests still in the system
     start_timeout_s : initial replicas not ready by then are an error
+
+    Examples
+    --------
+    >>> EmuOptions().replace(core_limit="throttle").validate().core_limit
+    'throttle'
+    >>> EmuOptions(core_limit="magic").validate()
+    Traceback (most recent call last):
+    ...
+    ssloserve.errors.ConfigError: unknown core limit 'magic'; choose one of ('auto', 'cgroup', 'cgroup_v2', 'cgroup_v1', 'throttle', 'affinity', 'none')
     """
 
-    queue: str = "fifo"
-    drop: str = "never"
-    k_slo: float = 2.0
-    max_batch_delay_ms: float = 0.0
-    node_cores: float | None = None
-    duration_s: float | None = None
-    slo_ms: float | None = None
-    history_s: int = 600
-    progress: bool | None = None
     core_limit: str = "auto"
     boost: bool = True
     max_retries: int = 1
@@ -56,23 +53,33 @@ class EmuOptions:
     start_timeout_s: float = 120.0
 
     @classmethod
-    def from_any(cls, options) -> EmuOptions:
-        """Read the fields above from ``options`` (any object or mapping, or ``None``)."""
-        if isinstance(options, cls):
-            return options
-        out = cls()
-        if options is None:
-            return out
-        if isinstance(options, dict):
-            unknown = sorted(set(options) - set(cls.__dataclass_fields__))
-            if unknown:
-                raise EmulatorError(
-                    f"unknown emulator option(s) {unknown}; options are "
-                    f"{sorted(cls.__dataclass_fields__)}"
+    def names(cls) -> set[str]:
+        """The option names."""
+        return {f.name for f in fields(cls)}
+
+    def replace(self, **changes) -> EmuOptions:
+        """A copy with some fields changed; unknown names raise :class:`ConfigError`."""
+        bad = sorted(set(changes) - self.names())
+        if bad:
+            raise ConfigError(
+                f"unknown emulator option(s) {bad}; options are {sorted(self.names())}"
+            )
+        return replace(self, **changes)
+
+    def validate(self) -> EmuOptions:
+        """Check every field; raise :class:`ConfigError` that names the bad one."""
+        if self.core_limit not in CHOICES:
+            raise ConfigError(f"unknown core limit {self.core_limit!r}; choose one of {CHOICES}")
+        checks = {
+            "boost": (lambda v: isinstance(v, bool), "True or False"),
+            "max_retries": (lambda v: isinstance(v, int) and v >= 0, "an integer >= 0"),
+            "drain_s": (lambda v: isinstance(v, int | float) and v >= 0, "a number >= 0"),
+            "start_timeout_s": (lambda v: isinstance(v, int | float) and v > 0, "positive"),
+        }
+        for name, (ok, want) in checks.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) and name != "boost" or not ok(v):
+                raise ConfigError(
+                    f"emulator option {name}={v!r} is out of range: it must be {want}"
                 )
-        get = options.get if isinstance(options, dict) else (lambda k, d: getattr(options, k, d))
-        for k in cls.__dataclass_fields__:
-            v = get(k, None)
-            if v is not None:
-                setattr(out, k, v)
-        return out
+        return self

@@ -10,41 +10,41 @@ message path is one pipe hop shorter. The CPU-heavy work (load generation, model
 in other processes, so the router's own work per request is a few tens of microseconds
 (``benchmarks/bench_emu.py`` measures it).
 
-Semantics follow DESIGN.md "Actuation semantics". The router is one class in four parts,
-one concept per file: :mod:`.routing` (queues, batching, dispatch, messages),
-:mod:`.lifecycle` (replicas: start, ready, resize, drain, stop, death and retry),
+Semantics follow DESIGN.md "Actuation semantics", planned by the same code as in the
+simulator (:mod:`ssloserve.runtime.actuation`). The router is one class in parts, one
+concept per file: :mod:`.routing` (queues, batching, dispatch, messages),
+:mod:`.actuate` (executing the planner's steps), :mod:`.lifecycle` (replica processes:
+start, stop, death and retry), :mod:`.boost` (the router thread's priority),
 :mod:`.teardown` (stop every process, remove every cgroup) and this module (the run:
-start, the event loop with the policy's ticks, observation, the end of the run, and the
-router thread's priority). Chapter: 00_tour.
+start, the event loop with the policy's ticks, observation, the end of the run).
+Chapter: 00_tour.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-import threading
 import time
+from dataclasses import asdict
 from multiprocessing.connection import wait
 
 import numpy as np
-import pandas as pd
 
 from ...errors import EmulatorError
 from ...observation import Observation
 from ...pipeline import Config, Pipeline, StageConfig
 from ...queues import drop_threshold_s, make_queue
 from ..inputs import checked_config, initial_config, workload_arrays
-from ..result import RequestLog, Result, insert_rates
+from ..observe import arrival_counts, build_observation, config_in_force
+from ..options import RunOptions
+from ..result import RequestLog, Result, end_of_run
+from .actuate import CHANGE_KINDS, Actuator
+from .boost import Boost
 from .lifecycle import Lifecycle, Replica, StageState
 from .limits import (
-    RT_BUDGET_S,
     CoreLimiter,
-    RealtimeGuard,
-    is_realtime,
     machine_cores,
     make_limiter,
-    realtime,
 )
 from .models import ModelSpec
 from .options import EmuOptions
@@ -55,7 +55,7 @@ from .worker import Worker
 __all__ = ["Router"]
 
 
-class Router(Routing, Lifecycle, Teardown):
+class Router(Routing, Actuator, Lifecycle, Boost, Teardown):
     """One emulator run: start processes, route requests, call the policy, clean up.
 
     Use :func:`ssloserve.runtime.emu.emulate` (or ``ssloserve.run(..., runtime="emu")``);
@@ -63,17 +63,26 @@ class Router(Routing, Lifecycle, Teardown):
     registered with ``atexit`` and called from the SIGTERM handler.
     """
 
-    def __init__(self, pipeline: Pipeline, workload, policy, options=None):
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        workload,
+        policy,
+        options: RunOptions | None = None,
+        emu: EmuOptions | None = None,
+    ):
         self.pipeline = pipeline
         self.workload = workload
         self.policy = policy
-        self.opt = EmuOptions.from_any(options)
+        self.opt = RunOptions() if options is None else options
+        self.eopt = EmuOptions() if emu is None else emu
         self.stages = list(pipeline.order)
         arr, dl, pay, horizon = workload_arrays(workload, self.opt.duration_s)
         self.arrival_s = np.ascontiguousarray(arr)
         self.deadline_s = np.ascontiguousarray(dl)
         self.payload = np.asarray(pay, dtype=np.int64)
         self.horizon_s = horizon
+        self.counts = arrival_counts(arr, horizon)  # arrivals per whole second
         self.log = RequestLog(arr, self.deadline_s, self.stages)
         self.threshold_s = drop_threshold_s(self.opt.drop, arr, self.deadline_s, self.opt.k_slo)
         self.free_since: dict[int, float] = {}
@@ -99,20 +108,15 @@ class Router(Routing, Lifecycle, Teardown):
         self._tok = itertools.count()
         self.batches: dict[int, int] = {}  # batch id -> replica id
         self.events: list[dict] = []
-        self.timeline: list[dict] = []
-        self.pending_resize: dict[int, tuple] = {}  # token -> (rid, t_requested)
+        self.timeline: list[tuple] = []  # rows of result.TIMELINE_COLUMNS
+        self.pending_resize: dict[int, tuple] = {}  # token -> (rid, t_requested, cores)
         self.loadgen = None
         self.lg_conn = None
         self.lg_done = False
         self.n_arrived = 0
         self.t0: float | None = None
         self.closed = False
-        self._nice = None
-        self._rt_ok = False
-        self._tid: int | None = None  # the router thread's id (for close from elsewhere)
-        self._guard: RealtimeGuard | None = None
-        self._sched0: tuple | None = None  # the router thread's (policy, param) before
-        self._demoted_seen = self._demoted0 = 0
+        self._boost_init()
         self.interrupted = False
         self.crashes = 0
         self.start_failures = 0
@@ -133,83 +137,53 @@ class Router(Routing, Lifecycle, Teardown):
         return t_mono - self.t0 if self.t0 is not None else 0.0
 
     def _event(self, stage, kind, state, detail="", t=None, **extra):
+        if kind in CHANGE_KINDS:
+            self.st[stage].last_state = state
         self.events.append(
             {"t_s": self.now() if t is None else t, "stage": stage, "kind": kind, "state": state}
             | {"detail": detail}
             | extra
         )
 
-    # ------------------------------------------------------------------ replicas
     # ------------------------------------------------------------------ policy
 
-    def _rates(self, now: float) -> np.ndarray:
-        k = int(np.floor(now))
-        if k <= 0:
-            return np.zeros(0)
-        arr = self.arrival_s[: self.n_arrived]
-        rates = np.bincount(np.floor(arr[arr < k]).astype(np.int64), minlength=k)[:k]
-        return rates[-int(self.opt.history_s) :].astype(float)
-
     def observation(self) -> Observation:
+        """What the policy sees now (the same builder as in every runtime)."""
         now = self.now()
-        src = self.pipeline.source
-        budgets = (self.st[src].queue.deadlines() - now) * 1000.0
-        extra = {}
-        if "utilisation" in getattr(Observation, "__dataclass_fields__", {}):
-            extra["utilisation"] = self.utilisation()
-        return Observation(
-            t_s=now,
-            rates_rps=self._rates(now),
+        return build_observation(
+            now,
+            counts=self.counts,
+            history_s=self.opt.history_s,
             config=self.actuated_config(),
-            budgets_ms=np.asarray(budgets, dtype=float),
+            waiting_deadlines_s=self.st[self.pipeline.source].queue.deadlines(),
             queue_lengths={s: len(self.st[s].queue) for s in self.stages},
             actuation=self._actuation_state(),
             pipeline=self.pipeline,
             slo_ms=self.slo_ms,
-            **extra,
+            utilisation=self.utilisation(),
         )
 
     def _actuation_state(self) -> dict:
-        out = {}
-        for e in self.events:
-            if e["kind"] in ("resize", "scale_out", "scale_in", "variant", "ready"):
-                out[e["stage"]] = e["state"]
-        for s in self.stages:
-            if any(r.state == "starting" for r in self.st[s].replicas.values()):
-                out[s] = "in_progress"
-        return out
+        """Per stage, the state of its last change."""
+        return {s: self.st[s].last_state for s in self.stages}
+
+    def actuated_config(self) -> Config:
+        """The config in force: per stage its serving replicas (see
+        :func:`~ssloserve.runtime.actuation.in_force`)."""
+        return config_in_force({s: (self._views(s), self.st[s].target) for s in self.stages})
 
     def _record_interval(self, target: Config) -> None:
         cfg = self.actuated_config()
         self.timeline.append(
-            {
-                "t_s": self.now(),
-                "cores": self.cores_in_use(),
-                "replicas": sum(sc.replicas for sc in cfg.stages.values()),
-                "config": cfg,
-                "target": target,
-                "actuation": self._actuation_state(),
-            }
-        )
-
-    def _realtime(self, on: bool) -> None:
-        """Router thread in the bounded real-time class (``SCHED_RR`` 1, reset on fork,
-        under a :class:`~ssloserve.runtime.emu.limits.RealtimeGuard`) while it routes,
-        back to normal while the policy thinks (a slow policy must not starve the
-        replicas). Once the guard has demoted it (it ran too long without blocking), it
-        stays normal for the rest of the run and the timeline says so."""
-        if not self._rt_ok:
-            return
-        if RealtimeGuard.tripped > self._demoted_seen:
-            self._demoted_seen = RealtimeGuard.tripped
-            self._rt_ok = False
-            realtime(False, self._tid)
-            self._event(
-                "", "boost", "dropped", f"real time ran over {RT_BUDGET_S:g} s without blocking"
+            (
+                self.now(),
+                self.cores_in_use(),
+                sum(sc.replicas for sc in cfg.stages.values()),
+                cfg,
+                target,
+                self._actuation_state(),
             )
-            return
-        if not realtime(on, self._tid) and on:
-            self._rt_ok = False
+        )
 
     def _decide(self) -> None:
         obs = self.observation()
@@ -227,12 +201,17 @@ class Router(Routing, Lifecycle, Teardown):
     # ------------------------------------------------------------------ run
 
     def _initial_config(self) -> Config:
-        obs0 = Observation(
-            t_s=0.0,
-            rates_rps=np.zeros(0),
+        obs0 = build_observation(  # before any replica: nothing in force, nothing measured
+            0.0,
+            counts=self.counts,
+            history_s=self.opt.history_s,
             config=Config.default(self.pipeline),
+            waiting_deadlines_s=[],
+            queue_lengths=dict.fromkeys(self.stages, 0),
+            actuation={},
             pipeline=self.pipeline,
             slo_ms=self.slo_ms,
+            utilisation={},
         )
         return initial_config(self.policy, self.pipeline, self.slo_ms, obs0)
 
@@ -241,26 +220,8 @@ class Router(Routing, Lifecycle, Teardown):
         all are ready (the clock starts after: initial replicas are warm). ``stop`` as for
         :meth:`loop`: a Ctrl-C while replicas load raises KeyboardInterrupt at once."""
         self._register()
-        self._tid = threading.get_native_id()
-        if self.opt.boost:
-            # bounded real time in this process (main thread only), entered before the
-            # throttler thread starts; the router thread gets nice -20 with reset-on-fork,
-            # so the replicas it starts begin at normal priority (a CPU-bound replica in
-            # the real-time class would escape its quota: cgroups refuse to take it)
-            self._guard = RealtimeGuard().__enter__()
-            self._demoted_seen = self._demoted0 = RealtimeGuard.tripped
-            if not is_realtime(self._tid):
-                with contextlib.suppress(OSError, AttributeError):
-                    self._sched0 = (
-                        os.sched_getscheduler(self._tid),
-                        os.sched_getparam(self._tid),
-                    )
-                realtime(False, self._tid)
-                with contextlib.suppress(OSError):
-                    nice = os.getpriority(os.PRIO_PROCESS, self._tid)
-                    os.setpriority(os.PRIO_PROCESS, self._tid, min(nice, -20))
-                    self._nice = nice
-        self.limiter = make_limiter(self.opt.core_limit, boost=self.opt.boost)
+        self._boost_start()
+        self.limiter = make_limiter(self.eopt.core_limit, boost=self.eopt.boost)
         cfg = self.initial = self._initial_config()
         for s in self.stages:
             self.st[s] = StageState(
@@ -268,14 +229,12 @@ class Router(Routing, Lifecycle, Teardown):
                 StageConfig(cfg[s].variant, 0, cfg[s].cores, cfg[s].batch),
                 make_queue(self.opt.queue, self.deadline_s, self.opt.drop, self.threshold_s),
             )
-        for s in self.stages:
-            self.st[s].target = cfg[s]
-            self._reconcile(s, first=True)
+        self._apply(cfg, initial=True)
         self.loadgen = Worker(
-            "loadgen", (self.arrival_s, os.getpid(), self.opt.boost), name="loadgen"
+            "loadgen", (self.arrival_s, os.getpid(), self.eopt.boost), name="loadgen"
         )
         self.lg_conn = self.loadgen.conn
-        deadline = time.monotonic() + self.opt.start_timeout_s
+        deadline = time.monotonic() + self.eopt.start_timeout_s
         lg_ready = False
         while True:
             if not lg_ready and self.lg_conn.poll():
@@ -287,7 +246,7 @@ class Router(Routing, Lifecycle, Teardown):
                 raise KeyboardInterrupt
             if time.monotonic() > deadline:
                 raise EmulatorError(
-                    f"{len(starting)} replica(s) not ready after {self.opt.start_timeout_s} s"
+                    f"{len(starting)} replica(s) not ready after {self.eopt.start_timeout_s} s"
                 )
             objs = {r.conn: ("msg", r) for r in starting} | {
                 r.proc.sentinel: ("death", r) for r in starting if r.proc.sentinel is not None
@@ -309,9 +268,7 @@ class Router(Routing, Lifecycle, Teardown):
         self.events = [dict(e, t_s=0.0) for e in self.events]
         self.cold_starts_initial = list(self.cold_starts)
         self.cold_starts = []
-        if self.opt.boost and self._guard.ok and not is_realtime(self._tid):
-            self._rt_ok = True  # (a thread already real-time is the caller's; left alone)
-            self._realtime(True)
+        self._boost_go()
         self.t0 = time.monotonic()
         self._record_interval(self.initial)
         self.lg_conn.send(("go", self.t0))
@@ -324,10 +281,9 @@ class Router(Routing, Lifecycle, Teardown):
         interval = float(getattr(self.policy, "interval_s", 1.0) or 1.0)
         last_arrival = float(self.arrival_s[-1]) if len(self.arrival_s) else 0.0
         horizon = max(self.horizon_s, last_arrival)
-        end_by = horizon + self.opt.drain_s
+        end_by = horizon + self.eopt.drain_s
         next_tick = interval
         n = len(self.arrival_s)
-        done_prev = 0
         while True:
             if stop is not None and stop.hit:
                 raise KeyboardInterrupt
@@ -345,9 +301,7 @@ class Router(Routing, Lifecycle, Teardown):
                 until = min(until, wake)
             self._pump(min(max(until - now, 0.0), 0.25))
             if progress is not None:
-                if self.n_final > done_prev:
-                    progress.update(self.n_final - done_prev)
-                    done_prev = self.n_final
+                progress.update(self.n_final)
 
     def finish(self) -> Result:
         """End every request still in the system and build the :class:`Result`.
@@ -387,14 +341,6 @@ class Router(Routing, Lifecycle, Teardown):
         else:
             for i in self.log.pending():
                 self._drop(int(i), "interrupted", now)
-        tl = pd.DataFrame(
-            self.timeline,
-            columns=["t_s", "cores", "replicas", "config", "target", "actuation"],
-        )
-        tl = insert_rates(tl, self.arrival_s, self.horizon_s)
-        cols = ["t_s", "stage", "kind", "state", "detail"]
-        ev = pd.DataFrame(self.events)
-        ev = ev if len(ev) else pd.DataFrame(columns=cols)
         lag = np.asarray(self.lg_lag) * 1000.0
         by_stage = {}
         for s in self.stages:
@@ -417,27 +363,19 @@ class Router(Routing, Lifecycle, Teardown):
             "loadgen_lag_ms_p50": float(np.percentile(lag, 50)) if len(lag) else float("nan"),
             "loadgen_lag_ms_p99": float(np.percentile(lag, 99)) if len(lag) else float("nan"),
             "loadgen_lag_ms_max": float(lag.max()) if len(lag) else float("nan"),
-            "options": {k: getattr(self.opt, k) for k in self.opt.__dataclass_fields__},
-            "boost": {
-                "router_realtime": self._guard is not None and self._guard.ok,
-                "realtime_dropped": RealtimeGuard.tripped - self._demoted0,
-            },
+            "options": asdict(self.opt) | asdict(self.eopt),
+            "boost": self._boost_meta(),
         }
         if self.interrupted:
             meta["interrupted_at_s"] = now
             meta["requests_not_arrived"] = len(self.arrival_s) - n_arrived
-        return self.log.to_result("emu", stages=self.stages, timeline=tl, events=ev, meta=meta)
-
-    def _drop_priority(self) -> None:
-        self._rt_ok = False
-        if self._sched0 is not None:
-            with contextlib.suppress(OSError, AttributeError):
-                os.sched_setscheduler(self._tid, *self._sched0)
-            self._sched0 = None
-        if self._nice is not None:
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, self._tid, self._nice)
-            self._nice = None
-        if self._guard is not None:
-            self._guard.close()
-            self._guard = None
+        return end_of_run(
+            self.log,
+            "emu",
+            stages=self.stages,
+            timeline=self.timeline,
+            events=self.events,
+            arrival_s=self.arrival_s,
+            horizon_s=self.horizon_s,
+            meta=meta,
+        )

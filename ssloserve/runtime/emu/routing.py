@@ -140,8 +140,7 @@ class Routing:
             r.state = "idle"
             self.free_since[r.rid] = t_recv
         if r.draining and r.state == "idle":
-            self._stop_replica(r)
-            self._event(r.stage, "scale_in", "done", f"replica {r.rid} drained", replica=r.rid)
+            self._drained(r)
 
     def utilisation(self) -> dict:
         """Per stage, the measured busy fraction of its ready replicas since the last call

@@ -15,6 +15,7 @@ This package re-exports their public names. Chapter: 00_tour ("the emulator").
 from .cgroups import emulator_cgroups, remove_stale_cgroups, stale_cgroups
 from .limiters import (
     BACKENDS,
+    CHOICES,
     AffinityLimiter,
     CgroupLimiter,
     CoreLimiter,
@@ -38,6 +39,7 @@ from .procfs import child_pids, cpu_time_s, machine_busy_s, machine_cores
 
 __all__ = [
     "BACKENDS",
+    "CHOICES",
     "CoreLimiter",
     "CgroupLimiter",
     "ThrottleLimiter",

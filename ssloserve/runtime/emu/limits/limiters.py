@@ -49,6 +49,7 @@ from .procfs import cpu_time_s
 
 __all__ = [
     "BACKENDS",
+    "CHOICES",
     "CoreLimiter",
     "CgroupLimiter",
     "ThrottleLimiter",
@@ -62,6 +63,8 @@ __all__ = [
 
 #: Backends in order of preference.
 BACKENDS = ("cgroup_v2", "cgroup_v1", "throttle", "affinity", "none")
+#: What ``core_limit`` may say: a backend, ``"cgroup"`` (v2, else v1) or ``"auto"``.
+CHOICES = ("auto", "cgroup") + BACKENDS
 
 
 def threads_for(cores: float) -> int:
@@ -383,4 +386,4 @@ def make_limiter(backend: str = "auto", boost: bool = False) -> CoreLimiter:
         return AffinityLimiter(boost=boost)
     if backend == "none":
         return NoLimiter()
-    raise ValueError(f"unknown core-limit backend {backend!r}; choose from {('auto',) + BACKENDS}")
+    raise ValueError(f"unknown core-limit backend {backend!r}; choose from {CHOICES}")

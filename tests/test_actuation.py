@@ -133,6 +133,18 @@ def test_variant_switch_with_room_for_some_retires_all_once_those_are_ready():
     assert on_ready(ready, "n") == [Stop(0), Stop(1), Stop(2)]
 
 
+def test_scaling_in_the_replacements_before_they_are_ready_lets_the_old_ones_go():
+    """A switch m->n, then n scaled in while its replicas still load: nothing is left to
+    wait for, so the retiring m replicas go with them (they would otherwise serve on)."""
+    reps = [R(0, "busy", retiring=True), R(1, "idle", retiring=True)]
+    reps += [R(2, "starting", "n"), R(3, "starting", "n")]
+    p = plan_stage(StageConfig("n", 2), StageConfig("n", 0), reps, 0.0)
+    assert p.steps == [Stop(3), Stop(2), Drain(0), Stop(1)]
+    # while one replacement still loads, the old ones keep waiting for it
+    p = plan_stage(StageConfig("n", 2), StageConfig("n", 1), reps, 0.0)
+    assert p.steps == [Stop(3)]
+
+
 def test_variant_switch_to_zero_replicas_lets_the_old_ones_go_at_once():
     reps = [R(0, "busy"), R(1, "idle")]
     p = plan_stage(StageConfig("m", 2), StageConfig("n", 0), reps, 0.0)

@@ -199,6 +199,10 @@ def _no_room(bad: int, n: int, cores: float, free: float) -> Infeasible:
     )
 
 
+def _rid(r: ReplicaView) -> int:
+    return r.rid
+
+
 def _go(r: ReplicaView):
     """Stop a starting or idle replica at once; drain a busy one."""
     return Drain(r.rid) if r.state == "busy" else Stop(r.rid)
@@ -287,6 +291,10 @@ def plan_stage(
     elif m > want:
         order = sorted(cur, key=lambda r: (r.state != "starting", r.state == "busy", -r.rid))
         gone, cur = order[: m - want], order[m - want :]
+        if not any(r.state == "starting" for r in cur):
+            # no replacement is still starting: old replicas still retiring have nothing
+            # left to wait for (their replacements were just scaled in) and go too
+            gone += sorted((r for r in replicas if r.retiring and r.state != "draining"), key=_rid)
         steps = tuple(_go(r) for r in gone)
         free += sum(r.holds for r in gone if r.state != "busy")
         changes.append(Change("scale_in", f"replicas {m}->{want}", steps))

@@ -257,6 +257,43 @@ def test_scale_in_drains_and_variant_switch_replaces_after_cold_start():
     )
 
 
+class Script:
+    """The config of the last (time, config) pair at or before each decision."""
+
+    interval_s = 1.0
+
+    def __init__(self, *steps):
+        self.steps = steps
+
+    def initial(self, pipeline, slo_ms):
+        return self.steps[0][1]
+
+    def decide(self, obs):
+        return [c for t, c in self.steps if t <= obs.t_s + 1e-9][-1]
+
+
+def test_variant_switch_is_a_rolling_replacement():
+    """lo x3 -> hi x2 at t=5, hi x3 at t=6, cold start 1.5 s: at 6.5 the two first hi
+    replicas are ready and each retires one lo replica; the last lo replica serves until the
+    third hi replica is ready at 7.5 (the emulator's rule: one old replica per new one
+    ready). Cores held: 3 lo; 3 lo + 2 hi; 3 lo + 3 hi; 1 lo + 3 hi; 3 hi."""
+    vs = (Variant("lo", 0.5, FLAT10), Variant("hi", 0.9, FLAT10))
+    w = Workload.from_rates([20] * 10, seed=26, slo_ms=1000.0)
+    pol = Script(
+        (0.0, cfg1(3, variant="lo")), (5.0, cfg1(2, variant="hi")), (6.0, cfg1(3, variant="hi"))
+    )
+    r = run(one_stage(variants=vs), w, pol, cold_start_s=1.5)
+    check_accounting(r, len(w))
+    cores = dict(zip(r.timeline["t_s"], r.timeline["cores"], strict=True))
+    assert [cores[t] for t in (4.0, 5.0, 6.0, 7.0, 8.0)] == [3.0, 5.0, 6.0, 4.0, 3.0]
+    rec = r.stage_records["a"]
+    lo = r.requests["accuracy"] == 0.5
+    assert rec["start_s"][lo].max() < 7.5 and (rec["start_s"][lo] >= 6.5).any()
+    ev = r.events[r.events["kind"] == "variant"]
+    assert ev["state"].tolist() == ["requested", "in_progress", "done"]
+    assert ev["t_s"].tolist() == pytest.approx([5.0, 5.0, 6.5])
+
+
 def test_no_replica_left_means_dropped_with_reason():
     w = Workload.from_rates([10] * 5, seed=12, slo_ms=1000.0)
     r = run(one_stage(), w, cfg1(replicas=0))

@@ -8,11 +8,15 @@ import pytest
 from ssloserve.data import has_data
 from ssloserve.errors import DataNotFoundError, TraceFormatError
 from ssloserve.netnn.data import (
+    _CIC_NUMERIC,
+    OTHER,
+    encode_category,
     load_cicids2017,
     load_nsl_kdd,
     load_unsw_nb15,
     log_code,
     train_test_split,
+    vocabulary,
 )
 from ssloserve.netnn.packets import KINDS, generate_packets, iat_code, ipv4_checksum, split_flows
 
@@ -127,3 +131,125 @@ def test_without_data_the_chapter_uses_synthetic_flows(monkeypatch, tmp_path):
     assert len(d.features) == 16 and d.x.dtype == np.uint8
     det = flow_detector(d, epochs=20)
     assert det.float_acc > 0.7
+
+
+NSL_FIELDS = ["duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land"]
+NSL_FIELDS += ["wrong_fragment", "urgent", "count", "srv_count", "serror_rate", "same_srv_rate"]
+NSL_FIELDS += ["dst_host_count", "dst_host_srv_count", "dst_host_serror_rate"]
+
+
+def _nsl_file(path, rows):
+    """An NSL-KDD-format file: (service, flag, label) per row, the other fields constant."""
+    path.write_text(
+        "".join(
+            ",".join(["0", "tcp", sv, fl] + ["1"] * 12 + [lab, "20"]) + "\n" for sv, fl, lab in rows
+        )
+    )
+    return path
+
+
+def test_new_data_is_encoded_with_the_training_vocabulary(monkeypatch, tmp_path):
+    """Two files with different category sets: the training file's codes carry over, and a
+    category it never saw gets the stated OTHER code."""
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    nsl = tmp_path / "nids" / "nsl_kdd"
+    nsl.mkdir(parents=True)
+    (nsl / "FieldNames.csv").write_text("".join(f"{n},continuous\n" for n in NSL_FIELDS))
+    train = [("smtp", "SF", "normal"), ("http", "S0", "neptune"), ("ftp", "SF", "normal")]
+    _nsl_file(nsl / "KDDTrain+_20Percent.txt", train)
+    new = [("http", "REJ", "normal"), ("gopher", "SF", "satan"), ("ftp", "S0", "normal")]
+    held_out = _nsl_file(tmp_path / "new.txt", new)
+    tr = load_nsl_kdd()
+    # sorted vocabularies: ftp=0, http=1, smtp=2; S0=0, SF=1
+    assert tr.vocab == {"service": ("ftp", "http", "smtp"), "TCP state": ("S0", "SF")}
+    col = {f: tr.features.index(f) for f in ("service", "TCP state")}
+    assert tr.x[:, col["service"]].tolist() == [2, 1, 0]
+    assert tr.x[:, col["TCP state"]].tolist() == [1, 0, 1]
+    # read on its own, the new file numbers its own categories: http would be 2, not 1 (the fault)
+    alone = load_nsl_kdd(path=held_out)
+    assert alone.x[:, col["service"]].tolist() == [2, 1, 0] != [1, OTHER, 0]
+    te = load_nsl_kdd(path=held_out, vocab=tr.vocab)
+    assert te.vocab == tr.vocab
+    assert te.x[:, col["service"]].tolist() == [1, OTHER, 0]
+    assert te.x[:, col["TCP state"]].tolist() == [OTHER, 1, 0]
+    assert te.classes.tolist() == ["normal", "satan", "normal"] and te.y.tolist() == [0, 1, 0]
+
+
+def test_unsw_categories_use_the_given_vocabulary(tmp_path):
+    cols = ["dur", "spkts", "dpkts", "sbytes", "dbytes", "sttl", "dttl", "swin", "dwin"]
+    cols += ["synack", "ackdat", "sinpkt", "dinpkt", "ct_dst_src_ltm"]
+    header = ",".join(["id", "proto", "state", *cols, "attack_cat", "label"])
+
+    def write(name, rows):
+        body = "".join(
+            ",".join([str(i), p, st] + ["1"] * len(cols) + [c, str(int(c != "Normal"))]) + "\n"
+            for i, (p, st, c) in enumerate(rows)
+        )
+        f = tmp_path / name
+        f.write_text(header + "\n" + body)
+        return f
+
+    a = load_unsw_nb15(path=write("a.csv", [("udp", "INT", "Normal"), ("tcp", "FIN", "DoS")]))
+    assert a.vocab == {"protocol": ("tcp", "udp"), "state": ("FIN", "INT")}
+    b = load_unsw_nb15(
+        path=write("b.csv", [("tcp", "CON", "Normal"), ("sctp", "INT", "Worms")]), vocab=a.vocab
+    )
+    j = a.features.index("protocol"), a.features.index("state")
+    assert b.x[:, j[0]].tolist() == [0, OTHER] and b.x[:, j[1]].tolist() == [OTHER, 1]
+
+
+def test_vocabulary_and_other_code():
+    v = vocabulary(["b", "a", "b", 3])
+    assert v == ("3", "a", "b")
+    assert encode_category(["a", "zz", 3], v).tolist() == [1, OTHER, 0]
+    big = tuple(f"c{i:03d}" for i in range(300))  # codes past 254 would collide with OTHER
+    assert encode_category(["c254", "c255", "c299"], big).tolist() == [254, OTHER, OTHER]
+
+
+def _cic_file(path, label, n=3, port=80):
+    cols = list(_CIC_NUMERIC)
+    body = "".join(
+        ",".join([str(port)] + ["1"] * (len(cols) - 1) + [label]) + "\n" for _ in range(n)
+    )
+    path.write_text(",".join([*cols, "Label"]) + "\n" + body)
+    return path
+
+
+def test_cicids2017_reads_any_class_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    folder = tmp_path / "nids" / "cicids2017_improved_sample"
+    folder.mkdir(parents=True)
+    a = _cic_file(folder / "BENIGN_2500.csv", "BENIGN", 4)
+    b = _cic_file(folder / "DoS Hulk_2500.csv", "DoS Hulk", 2, port=8080)
+    c = _cic_file(tmp_path / "elsewhere.csv", "FTP-Patator", 1, port=21)
+    every = load_cicids2017()  # the default folder, every class file in it
+    assert sorted(every.classes.tolist()) == ["BENIGN"] * 4 + ["DoS Hulk"] * 2
+    assert every.y.tolist() == [0, 0, 0, 0, 1, 1]
+    assert len(load_cicids2017(files=[a, c])) == 5
+    assert set(load_cicids2017(files=str(folder / "DoS*.csv")).classes) == {"DoS Hulk"}
+    assert len(load_cicids2017(files=folder)) == 6 and len(load_cicids2017(files=b)) == 2
+    with pytest.raises(DataNotFoundError):
+        load_cicids2017(files=str(tmp_path / "nothing*.csv"))
+    _cic_file(folder / "bad.csv", "Bot").write_text("Dst Port,Label\n1,Bot\n")
+    with pytest.raises(TraceFormatError, match="missing column") as e:
+        load_cicids2017()
+    assert e.value.path == folder / "bad.csv"
+
+
+@needs_data
+def test_small_set_encoded_with_the_big_files_vocabulary():
+    import pandas as pd
+
+    from ssloserve.data import data_path
+
+    big = load_nsl_kdd()
+    small = load_nsl_kdd(small=True, vocab=big.vocab)
+    alone = load_nsl_kdd(small=True)
+    services = pd.read_csv(data_path("nids/nsl_kdd/SmallTrainingSet.csv"), header=None)[2]
+    j = big.features.index("service")
+    for name, code in zip(services.astype(str), small.x[:, j], strict=True):
+        known = name in big.vocab["service"]
+        assert code == (big.vocab["service"].index(name) if known else OTHER)
+    # read alone, the small set numbers its services differently for part of its rows
+    assert (alone.x[:, j] != small.x[:, j]).mean() > 0.1
+    assert set(big.groups) == {"normal", "dos", "probe", "r2l", "u2r"}

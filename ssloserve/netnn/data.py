@@ -9,22 +9,36 @@ maximum inter-arrival times, TTLs, windows, per-host counters) and encodes every
 switch), small integers clipped to 255. A few NSL-KDD/UNSW features are rates or means of two
 counters; a switch approximates that division with a lookup table (marked ``~`` in
 ``features``). The label is binary: 0 benign, 1 attack; ``classes`` keeps the original class.
+
+Categorical features (NSL-KDD ``service`` and ``flag``, UNSW-NB15 ``proto`` and ``state``) are
+coded by a **vocabulary**: the sorted categories of the data a model is trained on, code =
+position, and :data:`OTHER` (255) for a category the vocabulary lacks. Every loader returns the
+vocabulary it used (``FlowData.vocab``) and takes one (``vocab=``): new data is encoded with
+the training data's vocabulary, so one service has one code in both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import glob
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..data import SOURCES, data_path, read_table
+from ..data import SOURCES, data_path, has_data, read_table
+from ..errors import DataNotFoundError
 
 __all__ = [
     "FlowData",
+    "OTHER",
+    "vocabulary",
+    "encode_category",
     "log_code",
     "load_cicids2017",
     "load_nsl_kdd",
+    "nsl_attack_categories",
     "load_unsw_nb15",
     "load_dataset",
     "DATASETS",
@@ -37,7 +51,10 @@ class FlowData:
     """Flow records as 8-bit codes with binary labels.
 
     ``x`` is ``(n, d)`` uint8, ``y`` is 0/1, ``classes`` the original class names, ``features``
-    the column names, ``source`` the citation to show next to it.
+    the column names, ``source`` the citation to show next to it, ``vocab`` the categories
+    behind each categorical feature's codes (feature name -> categories, code = position;
+    :data:`OTHER` for anything else) and ``groups`` a coarser class per row where the data set
+    names one (NSL-KDD: the attack category, dos/probe/r2l/u2r, or normal).
     """
 
     name: str
@@ -46,6 +63,8 @@ class FlowData:
     classes: np.ndarray
     features: tuple[str, ...]
     source: str
+    vocab: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -53,7 +72,14 @@ class FlowData:
     def subset(self, idx) -> FlowData:
         """The rows ``idx``."""
         return FlowData(
-            self.name, self.x[idx], self.y[idx], self.classes[idx], self.features, self.source
+            self.name,
+            self.x[idx],
+            self.y[idx],
+            self.classes[idx],
+            self.features,
+            self.source,
+            self.vocab,
+            None if self.groups is None else self.groups[idx],
         )
 
     def summary(self) -> pd.DataFrame:
@@ -78,10 +104,41 @@ def _clip(x) -> np.ndarray:
     return np.clip(np.nan_to_num(np.asarray(x, dtype=np.float64)), 0, 255).round().astype(np.uint8)
 
 
-def _cat(x) -> np.ndarray:
-    cats = sorted(pd.unique(pd.Series(x).astype(str)))
-    idx = {c: i for i, c in enumerate(cats)}
-    return np.array([min(idx[str(v)], 255) for v in x], np.uint8)
+#: The code of a category the vocabulary does not know (and of categories past the 255th).
+OTHER = 255
+
+
+def vocabulary(values) -> tuple[str, ...]:
+    """The sorted distinct categories of ``values`` (as text): a categorical feature's vocabulary.
+
+    Examples
+    --------
+    >>> vocabulary(["http", "ftp", "http", "smtp"])
+    ('ftp', 'http', 'smtp')
+    """
+    return tuple(sorted(pd.unique(pd.Series(values, dtype=object).astype(str))))
+
+
+def encode_category(values, vocab: Sequence[str]) -> np.ndarray:
+    """8-bit codes of ``values``: the position in ``vocab``, :data:`OTHER` (255) when absent
+    (or when the position is 255 or more).
+
+    Examples
+    --------
+    >>> encode_category(["http", "gopher", "ftp"], ("ftp", "http")).tolist()
+    [1, 255, 0]
+    """
+    idx = {c: i for i, c in enumerate(vocab) if i < OTHER}
+    return np.array([idx.get(str(v), OTHER) for v in values], np.uint8)
+
+
+def _categories(columns: dict, vocab: dict | None) -> tuple[dict, dict]:
+    """Codes of every categorical column, with the given vocabulary or one built from the data."""
+    used, codes = {}, {}
+    for name, values in columns.items():
+        used[name] = tuple(vocab[name]) if vocab and name in vocab else vocabulary(values)
+        codes[name] = encode_category(values, used[name])
+    return codes, used
 
 
 def _subsample(df: pd.DataFrame, label: np.ndarray, max_rows: int | None, seed: int):
@@ -96,19 +153,18 @@ def _subsample(df: pd.DataFrame, label: np.ndarray, max_rows: int | None, seed: 
     return np.sort(np.concatenate(keep))
 
 
-def _make(name, cols: dict, y, classes, source, max_rows, seed) -> FlowData:
+def _make(name, cols: dict, y, classes, source, max_rows, seed, vocab=None, groups=None):
     x = np.stack([np.asarray(v, np.uint8) for v in cols.values()], axis=1)
     y = np.asarray(y, np.int64)
     idx = _subsample(pd.DataFrame(x), y, max_rows, seed)
-    return FlowData(name, x[idx], y[idx], np.asarray(classes)[idx], tuple(cols), source)
+    g = None if groups is None else np.asarray(groups)[idx]
+    return FlowData(
+        name, x[idx], y[idx], np.asarray(classes)[idx], tuple(cols), source, vocab or {}, g
+    )
 
 
-def _table(relpath: str, numeric, text=(), names=None, **kw) -> pd.DataFrame:
-    """One file of a data set, its columns checked (:func:`~ssloserve.data.read_table`)."""
-    return read_table(data_path(relpath), numeric, text, names, **kw)
-
-
-CIC_FILES = ("BENIGN", "DDoS", "Portscan")
+#: Where :func:`load_cicids2017` looks by default: one CSV file per class (any number of them).
+CIC_DIR = "nids/cicids2017_improved_sample"
 _CIC_NUMERIC = (
     "Dst Port",
     "Protocol",
@@ -128,8 +184,42 @@ _CIC_NUMERIC = (
 )
 
 
-def load_cicids2017(max_rows: int | None = None, seed: int = 0) -> FlowData:
-    """CIC-IDS2017 (improved labels) BENIGN, DDoS and Portscan flows, 2,500 each.
+def _cic_paths(files) -> list[Path]:
+    """The class files to read: a list of paths, a directory (its ``*.csv``) or a glob."""
+    if files is None:
+        files = data_path(CIC_DIR)
+    if isinstance(files, (str, Path)):
+        p = Path(files)
+        if p.is_dir():
+            paths = sorted(p.glob("*.csv"))
+        elif p.exists():
+            paths = [p]
+        else:
+            paths = [Path(f) for f in sorted(glob.glob(str(files)))]
+        if not paths:
+            raise DataNotFoundError(str(files), source=SOURCES["nids/cicids2017"])
+        return paths
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise ValueError("files is an empty list; give at least one CIC-IDS2017 class file")
+    return paths
+
+
+def load_cicids2017(
+    max_rows: int | None = None, seed: int = 0, files=None, vocab: dict | None = None
+) -> FlowData:
+    """CIC-IDS2017 (improved labels) flows, one CSV file per class (here BENIGN, DDoS and
+    Portscan, 2,500 each).
+
+    Parameters
+    ----------
+    max_rows : subsample to about this many rows (stratified by label)
+    seed : seeds the subsample
+    files : the class files: a list of paths, a directory (every ``*.csv`` in it) or a glob
+        pattern; default every ``*.csv`` under ``$SSLOSERVE_DATA/nids/cicids2017_improved_sample``.
+        Any class file of the improved-label format works (the class is read from ``Label``).
+    vocab : accepted for symmetry with the other loaders; CIC-IDS2017's features here are all
+        numeric, so the returned vocabulary is empty
 
     Examples
     --------
@@ -140,15 +230,7 @@ def load_cicids2017(max_rows: int | None = None, seed: int = 0) -> FlowData:
     ...     print(16, "uint8", [0, 1])
     16 uint8 [0, 1]
     """
-    frames = [
-        _table(
-            f"nids/cicids2017_improved_sample/{c}_2500.csv",
-            _CIC_NUMERIC,
-            ("Label",),
-            low_memory=False,
-        )
-        for c in CIC_FILES
-    ]
+    frames = [read_table(p, _CIC_NUMERIC, ("Label",), low_memory=False) for p in _cic_paths(files)]
     d = pd.concat(frames, ignore_index=True)
     port = d["Dst Port"].clip(0, 65535).astype(int).to_numpy()
     us = 1.2e8  # two minutes in microseconds
@@ -192,10 +274,45 @@ _NSL_NUMERIC = (
 )
 
 
-def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False) -> FlowData:
+def nsl_attack_categories() -> dict[str, str]:
+    """NSL-KDD's attack name -> category (``dos``, ``probe``, ``r2l``, ``u2r``), from
+    ``AttackTypes.csv`` (CR line endings), with ``normal`` -> ``normal``.
+
+    Examples
+    --------
+    >>> from ssloserve.data import has_data
+    >>> cats = nsl_attack_categories() if has_data("nids/nsl_kdd/AttackTypes.csv") else None
+    >>> cats is None or (cats["neptune"], cats["normal"]) == ("dos", "normal")
+    True
+    """
+    text = data_path("nids/nsl_kdd/AttackTypes.csv").read_text()
+    out = {"normal": "normal"}
+    for line in text.replace("\r", "\n").splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 2 and parts[0] and parts[1]:
+            out[parts[0]] = parts[1].lower()
+    return out
+
+
+def load_nsl_kdd(
+    max_rows: int | None = None,
+    seed: int = 0,
+    small: bool = False,
+    vocab: dict | None = None,
+    path=None,
+) -> FlowData:
     """NSL-KDD, the 20 % training file (25,192 connections; ``small`` reads the 1,011-row set).
 
-    Content features (logins, shells, files) need the payload and are left out.
+    Content features (logins, shells, files) need the payload and are left out. ``groups`` holds
+    each row's attack category (``AttackTypes.csv``; ``unknown`` for a name it lacks).
+
+    Parameters
+    ----------
+    max_rows, seed : subsample to about ``max_rows`` rows (stratified by label)
+    small : read ``SmallTrainingSet.csv`` instead
+    vocab : the ``service`` and ``TCP state`` vocabularies to encode with (a trained model's
+        ``FlowData.vocab``); default: built from this file
+    path : another file of the NSL-KDD format (e.g. a held-out test file) instead
 
     Examples
     --------
@@ -212,18 +329,19 @@ def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False
         if line.strip()
     ]
     fname = "SmallTrainingSet.csv" if small else "KDDTrain+_20Percent.txt"
-    d = _table(
-        f"nids/nsl_kdd/{fname}",
+    d = read_table(
+        path if path is not None else data_path(f"nids/nsl_kdd/{fname}"),
         _NSL_NUMERIC,
         ("protocol_type", "service", "flag", "label"),
         names=names + ["label"],
     )
     proto = {"tcp": 6, "udp": 17, "icmp": 1}
+    cat, used = _categories({"service": d["service"], "TCP state": d["flag"]}, vocab)
     cols = {
         "duration": log_code(d["duration"], 6e4),
         "protocol": np.array([proto.get(p, 0) for p in d["protocol_type"]], np.uint8),
-        "service": _cat(d["service"]),
-        "TCP state": _cat(d["flag"]),
+        "service": cat["service"],
+        "TCP state": cat["TCP state"],
         "src bytes": log_code(d["src_bytes"], 1e9),
         "dst bytes": log_code(d["dst_bytes"], 1e9),
         "land": _clip(d["land"]),
@@ -239,11 +357,23 @@ def load_nsl_kdd(max_rows: int | None = None, seed: int = 0, small: bool = False
     }
     label = d["label"].astype(str).to_numpy()
     y = (label != "normal").astype(int)
-    return _make("NSL-KDD", cols, y, label, SOURCES["nids/nsl_kdd"], max_rows, seed)
+    kinds = (
+        nsl_attack_categories()
+        if has_data("nids/nsl_kdd/AttackTypes.csv")
+        else {"normal": "normal"}
+    )
+    groups = np.array([kinds.get(c, "unknown") for c in label])
+    source = SOURCES["nids/nsl_kdd"]
+    return _make("NSL-KDD", cols, y, label, source, max_rows, seed, used, groups)
 
 
-def load_unsw_nb15(max_rows: int | None = None, seed: int = 0) -> FlowData:
+def load_unsw_nb15(
+    max_rows: int | None = None, seed: int = 0, vocab: dict | None = None, path=None
+) -> FlowData:
     """UNSW-NB15, the 82,332-flow partition (Normal and nine attack categories).
+
+    ``vocab`` gives the ``protocol`` and ``state`` vocabularies to encode with (default: built
+    from this file); ``path`` reads another file of the same format (CSV, or a zip holding one).
 
     Examples
     --------
@@ -252,16 +382,17 @@ def load_unsw_nb15(max_rows: int | None = None, seed: int = 0) -> FlowData:
     >>> d is None or abs(len(d) - 500) <= 2
     True
     """
-    d = _table(
-        "nids/unsw_nb15/UNSW_NB15_training-set.csv.zip",
+    d = read_table(
+        path if path is not None else data_path("nids/unsw_nb15/UNSW_NB15_training-set.csv.zip"),
         ("dur", "spkts", "dpkts", "sbytes", "dbytes", "sttl", "dttl", "swin", "dwin")
         + ("synack", "ackdat", "sinpkt", "dinpkt", "ct_dst_src_ltm", "label"),
         ("proto", "state", "attack_cat"),
     )
+    cat, used = _categories({"protocol": d["proto"], "state": d["state"]}, vocab)
     cols = {
         "duration": log_code(d["dur"] * 1e6, 1.2e8),
-        "protocol": _cat(d["proto"]),
-        "state": _cat(d["state"]),
+        "protocol": cat["protocol"],
+        "state": cat["state"],
         "src packets": log_code(d["spkts"], 1e6),
         "dst packets": log_code(d["dpkts"], 1e6),
         "src bytes": log_code(d["sbytes"], 1e9),
@@ -278,7 +409,7 @@ def load_unsw_nb15(max_rows: int | None = None, seed: int = 0) -> FlowData:
     }
     label = d["attack_cat"].astype(str).str.strip().to_numpy()
     y = d["label"].astype(int).to_numpy()
-    return _make("UNSW-NB15", cols, y, label, SOURCES["nids/unsw_nb15"], max_rows, seed)
+    return _make("UNSW-NB15", cols, y, label, SOURCES["nids/unsw_nb15"], max_rows, seed, used)
 
 
 #: Loader per data-set name.
@@ -289,11 +420,13 @@ DATASETS = {
 }
 
 
-def load_dataset(name: str, max_rows: int | None = None, seed: int = 0) -> FlowData:
-    """Load one of :data:`DATASETS` by name."""
+def load_dataset(
+    name: str, max_rows: int | None = None, seed: int = 0, vocab: dict | None = None
+) -> FlowData:
+    """Load one of :data:`DATASETS` by name (``vocab`` as the loaders take it)."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose from {sorted(DATASETS)}")
-    return DATASETS[name](max_rows=max_rows, seed=seed)
+    return DATASETS[name](max_rows=max_rows, seed=seed, vocab=vocab)
 
 
 def train_test_split(data: FlowData, test_frac: float = 0.3, seed: int = 0):

@@ -32,6 +32,7 @@ __all__ = [
     "decode_frame",
     "SwitchConfig",
     "configure",
+    "check_inputs",
     "DataPlane",
     "ExecutionResult",
     "execute",
@@ -246,6 +247,34 @@ class ExecutionResult:
         return (self.logits > 0).astype(np.int64)
 
 
+def check_inputs(
+    plan: PartitionPlan, x_u8: np.ndarray, order: str, in_flight: int | None
+) -> tuple[np.ndarray, int]:
+    """The inputs as ``uint8`` and the samples in flight, or a ValueError saying what is wrong.
+
+    Examples
+    --------
+    >>> from ssloserve.netnn.quantize import random_integer_model
+    >>> from ssloserve.netnn.mapper import partition
+    >>> plan = partition(random_integer_model([4, 3, 1]))
+    >>> x, k = check_inputs(plan, np.zeros((2, 4), int), "fifo", 100)
+    >>> x.dtype.name, k
+    ('uint8', 16)
+    """
+    if order not in ("fifo", "shuffle"):
+        raise ValueError(f"order must be 'fifo' or 'shuffle', got {order!r}")
+    slots = plan.spec.sample_slots
+    if in_flight is not None and in_flight < 1:
+        raise ValueError(f"in_flight must be at least 1, got {in_flight}")
+    n_in = plan.shapes[0].out_values
+    x = np.asarray(x_u8)
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ValueError(f"inputs must be (samples, {n_in}) 8-bit codes, got shape {x.shape}")
+    if x.size and (x.min() < 0 or x.max() > 255):
+        raise ValueError("inputs must be 8-bit codes (0..255)")
+    return x.astype(np.uint8), min(in_flight or slots, slots)
+
+
 class DataPlane:
     """The switches of a plan, configured with a quantised model's weights (chapter 05).
 
@@ -285,19 +314,7 @@ class DataPlane:
         in_flight : samples injected before waiting for results (at most the sample slots)
         trace : record every frame (switch, sample, layer, part, bytes)
         """
-        if order not in ("fifo", "shuffle"):
-            raise ValueError(f"order must be 'fifo' or 'shuffle', got {order!r}")
-        slots = self.plan.spec.sample_slots
-        if in_flight is not None and in_flight < 1:
-            raise ValueError(f"in_flight must be at least 1, got {in_flight}")
-        in_flight = min(in_flight or slots, slots)
-        n_in = self.plan.shapes[0].out_values
-        x = np.asarray(x_u8)
-        if x.ndim != 2 or x.shape[1] != n_in:
-            raise ValueError(f"inputs must be (samples, {n_in}) 8-bit codes, got shape {x.shape}")
-        if x.size and (x.min() < 0 or x.max() > 255):
-            raise ValueError("inputs must be 8-bit codes (0..255)")
-        x = x.astype(np.uint8)
+        x, in_flight = check_inputs(self.plan, x_u8, order, in_flight)
         rng = np.random.default_rng(seed)
         logits = np.zeros(len(x), np.int64)
         done = np.zeros(len(x), bool)

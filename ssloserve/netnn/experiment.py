@@ -7,13 +7,14 @@ stays the same.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..data import has_data
+from .batched import execute_batched
 from .data import DATASETS, FlowData, load_dataset, train_test_split
 from .executor import execute
 from .mapper import partition
@@ -26,6 +27,7 @@ __all__ = [
     "quick",
     "settings",
     "Detector",
+    "fit_flow_model",
     "flow_detector",
     "packet_detector",
     "accuracy_table",
@@ -52,11 +54,26 @@ def settings() -> dict:
     Examples
     --------
     >>> sorted(settings())
-    ['flow_epochs', 'max_rows', 'n_flows', 'packet_epochs']
+    ['family_rows', 'flow_epochs', 'max_rows', 'n_flows', 'packet_epochs']
+
+    ``family_rows`` caps the rows per attack family (and of benign traffic) in the held-out
+    family evaluation (:mod:`~ssloserve.netnn.evaluate`); small families are kept whole.
     """
     if quick():
-        return {"max_rows": 4000, "flow_epochs": 6, "n_flows": 240, "packet_epochs": 8}
-    return {"max_rows": None, "flow_epochs": 10, "n_flows": 400, "packet_epochs": 12}
+        return {
+            "max_rows": 4000,
+            "flow_epochs": 6,
+            "n_flows": 240,
+            "packet_epochs": 8,
+            "family_rows": 1500,
+        }
+    return {
+        "max_rows": None,
+        "flow_epochs": 10,
+        "n_flows": 400,
+        "packet_epochs": 12,
+        "family_rows": None,
+    }
 
 
 _FILES = {
@@ -86,7 +103,12 @@ def flow_datasets(max_rows: int | None = None, seed: int = 0) -> dict[str, FlowD
 
 @dataclass(eq=False)
 class Detector:
-    """A trained float model, its integer version, the data split and their accuracies."""
+    """A trained float model, its integer version, the data split and their accuracies.
+
+    ``vocab`` is the category vocabulary the training data was encoded with
+    (:attr:`~ssloserve.netnn.data.FlowData.vocab`): encode new data with it (``load_nsl_kdd(path=...,
+    vocab=det.vocab)``) so that a category keeps its code.
+    """
 
     name: str
     model: torch.nn.Module
@@ -98,6 +120,7 @@ class Detector:
     flow_float_acc: float | None = None
     flow_int_acc: float | None = None
     test: object = None
+    vocab: dict = field(default_factory=dict)
 
     def row(self) -> dict:
         """One row of :func:`accuracy_table`."""
@@ -110,6 +133,26 @@ class Detector:
             "flow int8": self.flow_int_acc,
             "test samples": len(self.y_test),
         }
+
+
+def fit_flow_model(
+    train: FlowData, *, hidden: tuple[int, ...] = (32, 16), epochs: int | None = None, seed: int = 0
+) -> tuple[FlowMLP, IntegerModel]:
+    """Train the chapter's :class:`~ssloserve.netnn.models.FlowMLP` on ``train`` and quantise it
+    (calibrated on ``train``): ``(float model, integer model)``.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).integers(0, 256, (200, 3)).astype(np.uint8)
+    >>> d = FlowData("toy", x, (x[:, 0] > 127).astype(int), np.array(["c"] * 200), ("a", "b", "c"), "")
+    >>> model, q = fit_flow_model(d, hidden=(4,), epochs=2)
+    >>> [s.out_values for s in q.architecture]
+    [3, 4, 1]
+    """
+    model = FlowMLP(train.x.shape[1], hidden, seed=seed)
+    epochs = epochs or settings()["flow_epochs"]
+    train_model(model, train.x, train.y, epochs=epochs, lr=3e-3, seed=seed)
+    return model, quantize(model, train.x)
 
 
 def flow_detector(
@@ -139,16 +182,13 @@ def flow_detector(
     >>> det.float_acc > 0.8 and abs(det.float_acc - det.int_acc) < 0.05
     True
     """
-    s = settings()
     if isinstance(data, str):
-        data = load_dataset(data, max_rows=s["max_rows"], seed=seed)
+        data = load_dataset(data, max_rows=settings()["max_rows"], seed=seed)
     train, test = train_test_split(data, test_frac, seed)
-    model = FlowMLP(train.x.shape[1], hidden, seed=seed)
-    train_model(model, train.x, train.y, epochs=epochs or s["flow_epochs"], lr=3e-3, seed=seed)
-    q = quantize(model, train.x)
+    model, q = fit_flow_model(train, hidden=hidden, epochs=epochs, seed=seed)
     fa = accuracy((predict_logits(model, test.x) > 0).astype(int), test.y)
     ia = accuracy(q.predict(test.x), test.y)
-    return Detector(data.name, model, q, test.x, test.y, fa, ia, test=test)
+    return Detector(data.name, model, q, test.x, test.y, fa, ia, test=test, vocab=data.vocab)
 
 
 def packet_detector(
@@ -192,16 +232,27 @@ def accuracy_table(detectors) -> pd.DataFrame:
     return pd.DataFrame([d.row() for d in detectors])
 
 
-def dataplane_run(det: Detector, spec: SwitchSpec = BMV2, widths="uniform", seed: int = 0) -> dict:
+def dataplane_run(
+    det: Detector,
+    spec: SwitchSpec = BMV2,
+    widths="uniform",
+    seed: int = 0,
+    executor: str = "batched",
+) -> dict:
     """Map a detector's integer model onto switches and run every test sample through the
-    executor (packets delivered in shuffled order).
+    executor (packets delivered in shuffled order): ``"batched"``
+    (:func:`~ssloserve.netnn.batched.execute_batched`) or ``"packet"``
+    (:func:`~ssloserve.netnn.executor.execute`, the packet-by-packet reference).
 
     Returns a dict: data set, layout, switches, whether the executor's logits equal the integer
     model's on every sample, accuracy from the executor's verdicts (and flow-level for packet
     models), packets processed and packets per second.
     """
+    runners = {"batched": execute_batched, "packet": execute}
+    if executor not in runners:
+        raise ValueError(f"executor must be one of {sorted(runners)}, got {executor!r}")
     plan = partition(det.qmodel, spec, widths=widths)
-    r = execute(plan, det.qmodel, det.x_test, order="shuffle", seed=seed)
+    r = runners[executor](plan, det.qmodel, det.x_test, order="shuffle", seed=seed)
     ref = det.qmodel.forward(det.x_test)
     pred = r.predict()
     out = {

@@ -76,7 +76,7 @@ def test_cap_per_family_keeps_small_families_whole():
 def test_recall_on_held_out_families_is_what_the_construction_says():
     d = synthetic()
     assert families(d) == ["loud", "loud twin", "quiet"]
-    t = family_holdout(d, seeds=(0, 1), held_out=["loud twin", "quiet"], hidden=(8,), epochs=20)
+    t = family_holdout(d, seeds=(0, 1), held_out=["loud twin", "quiet"], hidden=(8,), epochs=40)
     assert len(t) == 4 and t["switch = int8"].all()
     twin, quiet = t[t["held out"] == "loud twin"], t[t["held out"] == "quiet"]
     # held out, the twin is still caught: the detector learned its signature from "loud"

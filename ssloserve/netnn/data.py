@@ -223,12 +223,11 @@ def load_cicids2017(
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> if has_data("nids/cicids2017_improved_sample"):
-    ...     d = load_cicids2017(max_rows=300); print(d.x.shape[1], d.x.dtype, sorted(set(d.y.tolist())))
-    ... else:
-    ...     print(16, "uint8", [0, 1])
-    16 uint8 [0, 1]
+    >>> from ssloserve.data import require_data
+    >>> require_data("nids/cicids2017_improved_sample")
+    >>> d = load_cicids2017(max_rows=300)
+    >>> d.x.shape[1], d.x.dtype.name, sorted(set(d.y.tolist())), sorted(set(d.classes))
+    (16, 'uint8', [0, 1], ['BENIGN', 'DDoS', 'Portscan'])
     """
     frames = [read_table(p, _CIC_NUMERIC, ("Label",), low_memory=False) for p in _cic_paths(files)]
     d = pd.concat(frames, ignore_index=True)
@@ -280,10 +279,11 @@ def nsl_attack_categories() -> dict[str, str]:
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> cats = nsl_attack_categories() if has_data("nids/nsl_kdd/AttackTypes.csv") else None
-    >>> cats is None or (cats["neptune"], cats["normal"]) == ("dos", "normal")
-    True
+    >>> from ssloserve.data import require_data
+    >>> require_data("nids/nsl_kdd/AttackTypes.csv")
+    >>> cats = nsl_attack_categories()
+    >>> cats["neptune"], cats["guess_passwd"], cats["normal"]
+    ('dos', 'r2l', 'normal')
     """
     text = data_path("nids/nsl_kdd/AttackTypes.csv").read_text()
     out = {"normal": "normal"}
@@ -316,9 +316,11 @@ def load_nsl_kdd(
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> len(load_nsl_kdd(small=True)) if has_data("nids/nsl_kdd") else 1011
-    1011
+    >>> from ssloserve.data import require_data
+    >>> require_data("nids/nsl_kdd")
+    >>> d = load_nsl_kdd(small=True)
+    >>> len(d), len(d.vocab["TCP state"]) <= 11
+    (1011, True)
     """
     names = [
         line.split(",")[0].strip()
@@ -377,10 +379,11 @@ def load_unsw_nb15(
 
     Examples
     --------
-    >>> from ssloserve.data import has_data
-    >>> d = load_unsw_nb15(max_rows=500) if has_data("nids/unsw_nb15") else None
-    >>> d is None or abs(len(d) - 500) <= 2
-    True
+    >>> from ssloserve.data import require_data
+    >>> require_data("nids/unsw_nb15")
+    >>> d = load_unsw_nb15(max_rows=500)
+    >>> abs(len(d) - 500) <= 2, sorted(d.vocab)
+    (True, ['protocol', 'state'])
     """
     d = read_table(
         path if path is not None else data_path("nids/unsw_nb15/UNSW_NB15_training-set.csv.zip"),

@@ -239,8 +239,10 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     ...     "switch": [0.1, 0.3], "other attacks": 1.0, "false alarms": 0.0,
     ...     "random-split accuracy": 0.98, "switch = int8": True})
     >>> s = summarize(t).iloc[0]
-    >>> [round(s[c], 2) for c in ("random split", "switch", "switch min", "switch max")], s["seeds"]
-    ([0.95, 0.2, 0.1, 0.3], 2)
+    >>> [round(float(s[c]), 2) for c in ("random split", "switch", "switch min", "switch max")]
+    [0.95, 0.2, 0.1, 0.3]
+    >>> int(s["seeds"]), bool(s["switch = int8"])
+    (2, True)
     """
     g = table.groupby(["data set", "held out"], sort=False)
     cols = ["random split", "float", "int8", "switch", "other attacks", "false alarms"]

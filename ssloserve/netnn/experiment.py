@@ -139,7 +139,8 @@ def fit_flow_model(
     train: FlowData, *, hidden: tuple[int, ...] = (32, 16), epochs: int | None = None, seed: int = 0
 ) -> tuple[FlowMLP, IntegerModel]:
     """Train the chapter's :class:`~ssloserve.netnn.models.FlowMLP` on ``train`` and quantise it
-    (calibrated on ``train``): ``(float model, integer model)``.
+    (calibrated on ``train``): ``(float model, integer model)``. Training runs on one torch
+    thread (restored afterwards).
 
     Examples
     --------
@@ -151,7 +152,12 @@ def fit_flow_model(
     """
     model = FlowMLP(train.x.shape[1], hidden, seed=seed)
     epochs = epochs or settings()["flow_epochs"]
-    train_model(model, train.x, train.y, epochs=epochs, lr=3e-3, seed=seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # matrices this small gain nothing from threads, which contend
+    try:
+        train_model(model, train.x, train.y, epochs=epochs, lr=3e-3, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
     return model, quantize(model, train.x)
 
 

@@ -41,6 +41,31 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 FIXTURES = ("97_test_svg", "98_test_vega", "99_test_widget")
+BACK_MATTER = ("run", "glossary", "references")
+#: terms the glossary must define (issue 10, item 10, and the symbols of PAPERS.md 0)
+GLOSSARY_TERMS = (
+    "SLO",
+    "p99",
+    "core-seconds",
+    "headroom",
+    "cv",
+    "Pareto set",
+    "MTU",
+    "BMv2",
+    "P4",
+    "cold start",
+    "in-place resize",
+    "EDF",
+    "batch formation delay",
+    "Amdahl's law",
+    "parallel fraction",
+    "l(b, c)",
+    "h(b, c)",
+    "lam",
+    "PAS",
+    "MILP",
+    "drop rules",
+)
 
 
 def _load_build_module():
@@ -146,6 +171,7 @@ def site(tmp_path_factory) -> Path:
         timeout=600,
     )
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout}\n{proc.stderr}"
+    (tmp / "out" / "build.log").write_text(proc.stderr)
     errors = [ln for ln in proc.stderr.splitlines() if re.search(r"\b(ERROR|CRITICAL)\b", ln)]
     assert not errors, "Sphinx reported errors:\n" + "\n".join(errors)
     html = tmp / "out" / "html"
@@ -221,6 +247,9 @@ def test_toc_follows_the_notebooks(site):
     for name in _chapter_names():
         assert f"chapters/{name}" in toc
         assert (site / "chapters" / f"{name}.html").is_file(), name
+    for name in (*BACK_MATTER, "api/index"):
+        assert f"file: {name}\n" in toc, name
+        assert (site / f"{name}.html").is_file(), name
 
 
 def test_chapters_pick_numbered_notebooks_only(tmp_path):
@@ -452,3 +481,252 @@ def test_notebook_vega_outputs_become_divs(tmp_path):
     out = json.loads((tmp_path / "out.ipynb").read_text())
     html = out["cells"][1]["outputs"][0]["data"]["text/html"]
     assert 'data-vega-mode="vega-lite"' in html and "data-vega-spec=" in html
+
+
+# --------------------------------------------------------------------------- back matter
+
+backmatter = build_mod.backmatter
+
+
+def _public_module_names() -> list[str]:
+    """Public modules of ssloserve, from the files (an oracle independent of build.py)."""
+    names = []
+    for path in (ROOT / "ssloserve").rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts):
+            continue
+        if all((ROOT.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts))):
+            names.append(".".join(parts))
+    return sorted(names)
+
+
+def _build_warnings(site: Path) -> list[str]:
+    return [ln for ln in (site.parent / "build.log").read_text().splitlines() if "WARNING" in ln]
+
+
+def test_api_reference_has_a_page_per_public_module(site):
+    names = _public_module_names()
+    assert "ssloserve" in names and len(names) > 10
+    index = (site / "api" / "index.html").read_text(encoding="utf8")
+    for name in names:
+        if (site / "api" / f"{name}.html").is_file():
+            assert f'href="{name}.html"' in index, name
+            continue
+        # only a module that needs an optional package which is not installed may be left out
+        m = re.search(
+            rf"<code[^>]*>(?:<span[^>]*>)?{re.escape(name)}(?:</span>)?</code>: needs the package '([^']+)'",
+            index,
+        )
+        assert m, f"{name} has no API page and is not listed as needing a missing package"
+        assert importlib.util.find_spec(m.group(1)) is None, (name, m.group(1))
+
+
+def test_api_reference_has_no_broken_cross_references(site):
+    """Every reference to a name of the library resolves, and autodoc imported everything."""
+    bad = [
+        ln
+        for ln in _build_warnings(site)
+        if "reference target not found" in ln
+        or "docstring of" in ln
+        or "autodoc" in ln
+        or "/api/" in ln
+        or "API reference leaves out" in ln
+        and "needs the package" not in ln
+    ]
+    assert not bad, "broken references or autodoc warnings:\n" + "\n".join(bad)
+
+
+def test_run_page_names_every_data_source_and_the_readme_commands(site):
+    from ssloserve import data
+
+    text = (site / "run.html").read_text(encoding="utf8")
+    for key in data.SOURCES:
+        assert (
+            f'<code class="docutils literal notranslate"><span class="pre">{key}</span></code>'
+            in text
+        ), key
+    readme = (ROOT / "README.md").read_text(encoding="utf8")
+    block = re.search(r"^```[a-z]*\n(.*?)^```$", readme, re.M | re.S).group(1)
+    plain = re.sub(r"<[^>]+>", "", text)
+    import html as html_mod
+
+    plain = html_mod.unescape(plain)
+    for line in block.strip().splitlines():
+        assert line.split("#")[0].strip() in plain, line
+    for nb in build_mod.chapters():
+        assert f"| `{nb.stem}` |" in (ROOT / "book" / "run.md").read_text(), (
+            f"book/run.md has no measured quick-mode time for {nb.stem}: time it with the "
+            "command on that page and add a row"
+        )
+
+
+def test_public_modules_skip_private_and_main(tmp_path):
+    pkg = tmp_path / "ssloserve"
+    for rel in (
+        "__init__.py",
+        "a.py",
+        "_b.py",
+        "__main__.py",
+        "sub/__init__.py",
+        "sub/c.py",
+        "sub/_d.py",
+        "_priv/__init__.py",
+        "_priv/e.py",
+    ):
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text("")
+    assert backmatter.public_modules(tmp_path) == [
+        "ssloserve",
+        "ssloserve.a",
+        "ssloserve.sub",
+        "ssloserve.sub.c",
+    ]
+
+
+def test_probe_refuses_modules_that_fail_or_start_a_process(tmp_path, monkeypatch):
+    pkg = tmp_path / "probepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "fine.py").write_text("X = 1\n")
+    (pkg / "spawns.py").write_text(
+        "import subprocess, sys\nCHILD = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    )
+    (pkg / "optional.py").write_text("import no_such_package_xyz\n")
+    (pkg / "broken.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        report = backmatter.probe_modules(
+            ["probepkg.fine", "probepkg.spawns", "probepkg.optional", "probepkg.broken"]
+        )
+        assert report.ok == ["probepkg.fine"]
+        assert "started process" in report.refused["probepkg.spawns"]
+        assert report.missing_dependency("probepkg.optional") == "no_such_package_xyz"
+        assert "boom" in report.refused["probepkg.broken"]
+        assert report.missing_dependency("probepkg.broken") is None
+    finally:
+        child = sys.modules["probepkg.spawns"].CHILD
+        child.kill()
+        child.wait(timeout=10)
+        for name in [m for m in sys.modules if m.split(".")[0] == "probepkg"]:
+            del sys.modules[name]
+
+
+def test_intro_fields_say_what_is_not_built():
+    text = "{{ not_built }}|{{ status_fa2 }}|{{ status_ipa }}|{{ runtime_sim }}|{{ runtime_ray }}"
+    chapters = [("01_fa2", "1. FA2", "sub")]
+    out = backmatter.fill_intro(text, chapters, ["ssloserve", "ssloserve.runtime.sim"]).split("|")
+    assert "Sponge" in out[0] and "IPA" in out[0] and '`"ray"`' in out[0]
+    assert "FA2" not in out[0] and '"sim"' not in out[0]
+    assert "chapters/01_fa2.ipynb" in out[1]
+    assert "not built yet" in out[2]
+    assert out[3] == "" and "not built yet" in out[4]
+    with pytest.raises(KeyError, match="unknown field"):
+        backmatter.fill_intro("{{ chapterz }}", chapters, [])
+
+
+def test_back_matter_doctests():
+    import doctest
+
+    spec = importlib.util.spec_from_file_location(
+        "ssloserve_api_ext", ROOT / "book" / "_ext" / "ssloserve_api.py"
+    )
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    for mod in (backmatter, ext):
+        res = doctest.testmod(mod)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__
+
+
+def _rendered(rst: str) -> str:
+    """A docstring line as the page shows it: roles and literals become their text."""
+
+    def role(m: re.Match) -> str:
+        kind, tilde, target = m.groups()
+        text = target.split(".")[-1] if tilde else target
+        return text + ("()" if kind in ("func", "meth") else "")
+
+    text = re.sub(r":(?:py:)?(\w+):`(~?)([^`]+)`", role, rst)
+    return " ".join(text.replace("``", "").replace("*", "").split())
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", ["intro", *BACK_MATTER, "api/index"])
+def test_back_matter_pages_render_clean(server, browser, page):
+    log = _PageLog(browser, server)
+    try:
+        p = log.open(f"{page}.html")
+        p.wait_for_load_state("networkidle")
+        if page == "glossary":
+            terms = [
+                t.strip().rstrip("#¶").strip().replace("\u2019", "'")
+                for t in p.locator("dl.glossary dt").all_inner_texts()
+            ]
+            missing = [t for t in GLOSSARY_TERMS if t not in terms]
+            assert not missing, f"glossary lacks {missing}; has {terms}"
+            p.wait_for_selector("mjx-container", timeout=20_000)
+        if page == "references":
+            for label in ("thesis", "fa2", "sponge", "ipa", "biscale", "netnn"):
+                assert p.locator(f"[id='ref-{label}']").count() == 1, label
+            assert "10.26083/tuprints-00028615" in p.inner_text("main")
+        if page == "intro":
+            _check_intro(p)
+        log.assert_clean()
+    finally:
+        log.close()
+
+
+def _check_intro(page) -> None:
+    """The chapter list and the status column follow the notebooks and modules present."""
+    main = page.locator("main")
+    for nb in build_mod.chapters():
+        cells = json.loads(nb.read_text(encoding="utf8"))["cells"]
+        title = next(c for c in cells if c["cell_type"] == "markdown")["source"][0]
+        title = title.removeprefix("# ").strip()
+        link = main.locator(f"a[href='chapters/{nb.stem}.html']")
+        assert title in link.all_inner_texts(), (nb.stem, link.all_inner_texts())
+    rows = {
+        r.locator("td").first.inner_text().strip(): r.locator("td").last.inner_text()
+        for r in main.locator("table tbody tr").all()
+    }
+    for key, name in backmatter.TECHNIQUES:
+        has_chapter = any((ROOT / "notebooks").glob(f"[0-9][0-9]_{key}.ipynb"))
+        if has_chapter:
+            assert rows[name].startswith("chapter "), (name, rows[name])
+        else:
+            assert "not built yet" in rows[name], (name, rows[name])
+    for name in backmatter.RUNTIMES:
+        exists = (ROOT / "ssloserve" / "runtime" / name).is_dir() or (
+            ROOT / "ssloserve" / "runtime" / f"{name}.py"
+        ).is_file()
+        item = main.locator("li", has_text=f'"{name}":').first.inner_text()
+        assert ("not built yet" in item.lower()) != exists, (name, item)
+
+
+@pytest.mark.browser
+def test_api_pages_render_clean_and_show_the_docstrings(server, browser, site):
+    import inspect
+
+    import ssloserve
+
+    pages = sorted(p.relative_to(site).as_posix() for p in (site / "api").glob("*.html"))
+    assert len(pages) > 10
+    # ssloserve.run is documented once, where it is defined, with its docstring's summary.
+    obj = ssloserve.run
+    anchor = f"{obj.__module__}.{obj.__qualname__}"
+    holders = [p for p in pages if f'id="{anchor}"' in (site / p).read_text(encoding="utf8")]
+    assert len(holders) == 1, (anchor, holders)
+    summary = _rendered(inspect.getdoc(obj).splitlines()[0])
+    # One tab visits every page (static pages: "load" is enough, and ~40 of them).
+    log = _PageLog(browser, server)
+    try:
+        for page in pages:
+            p = log.open(page)
+            if page == holders[0]:
+                shown = " ".join(p.locator(f"dt[id='{anchor}'] + dd").inner_text().split())
+                assert summary in shown, (summary, shown[:300])
+        p.wait_for_load_state("networkidle")
+        log.assert_clean()
+    finally:
+        log.close()

@@ -26,8 +26,8 @@ from ssloserve.latency import LatencyModel
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
 from ssloserve.policies import Static
 from ssloserve.runtime.emu import emulate, machine_cores
-from ssloserve.runtime.emu.fidelity import background_cores, fidelity_table
 from ssloserve.runtime.emu.profile import measure_actuation_costs
+from ssloserve.runtime.fidelity import background_cores, fidelity_table
 from ssloserve.workloads import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
             "",
             head,
             "",
-            "Settings: `ssloserve.runtime.emu.fidelity.SETTINGS` (static configs, deterministic "
+            "Settings: `ssloserve.runtime.fidelity.SETTINGS` (static configs, deterministic "
             "service in the simulator). Errors: relative for p50/p99 (`|sim - emu| / emu`), "
             "points for SLO violation %. Bounds the tests check: 10% and 2 points "
             "(`tests/test_fidelity.py`, which skips a setting only when, in both of its tries, "

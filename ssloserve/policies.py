@@ -1,7 +1,8 @@
 """The Policy protocol and the baseline policies (chapter 00_tour).
 
-A policy is anything with ``interval_s`` and ``decide(obs) -> Config``. ``initial(pipeline, slo_ms)``
-(optional) gives the config at time 0. ``decide`` may return None to keep the config in force.
+The contract (:class:`~ssloserve.policy.Policy`) and the fixed policy :class:`Static` live in
+:mod:`ssloserve.policy`, below the runtime, which wraps a bare Config in ``Static``; both are
+re-exported here with the baselines.
 
 Baselines the papers compare against: :class:`Static` (fixed provisioning), :class:`HPA`
 (Kubernetes' Horizontal Pod Autoscaler: a utilisation target, 10% tolerance, a scale-down
@@ -17,7 +18,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -25,43 +25,10 @@ from .errors import PolicyError
 from .latency import offered_load, replicas_needed
 from .observation import Observation
 from .pipeline import Config, Pipeline
+from .policy import Policy, Static
 from .predictors import MaxWindow
 
 __all__ = ["Policy", "Static", "HPA", "InferLine", "baseline", "BASELINES", "ReplanningPolicy"]
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """Every adaptation interval, look at an observation and return a config."""
-
-    interval_s: float
-
-    def decide(self, obs: Observation) -> Config: ...
-
-
-class Static:
-    """Always the same config.
-
-    Examples
-    --------
-    >>> from ssloserve.pipeline import Config, StageConfig
-    >>> p = Static(Config({"a": StageConfig("x", 2)}))
-    >>> p.decide(None).cost
-    2.0
-    """
-
-    def __init__(self, config: Config, interval_s: float = 1.0):
-        self.config = config
-        self.interval_s = interval_s
-
-    def initial(self, pipeline: Pipeline, slo_ms: float | None = None) -> Config:
-        return self.config
-
-    def decide(self, obs: Observation) -> Config:
-        return self.config
-
-    def __repr__(self) -> str:
-        return f"Static(cost={self.config.cost:g} cores)"
 
 
 def _check_args(policy: str, min_replicas: int, max_replicas: int, **ranges) -> None:

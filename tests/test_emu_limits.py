@@ -20,7 +20,6 @@ import pytest
 from ssloserve.errors import EmulatorError, ProfileError
 from ssloserve.latency import LatencyModel
 from ssloserve.runtime.emu import nothing_left
-from ssloserve.runtime.emu.fidelity import own_cpu_s
 from ssloserve.runtime.emu.limits import (
     available_backends,
     child_pids,
@@ -32,6 +31,7 @@ from ssloserve.runtime.emu.limits import (
 )
 from ssloserve.runtime.emu.models import ModelSpec
 from ssloserve.runtime.emu.profile import LoneReplica, profile_model
+from ssloserve.runtime.fidelity import own_cpu_s
 
 pytestmark = pytest.mark.emu
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from ssloserve.runtime.emu import nothing_left
-from ssloserve.runtime.emu.fidelity import SETTINGS, compare
+from ssloserve.runtime.fidelity import SETTINGS, compare
 
 pytestmark = pytest.mark.emu
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ConfigError, PolicyError, TraceFormatError
 from ..observation import Observation
 from ..pipeline import Config, Pipeline
+from ..policy import Static
 
 __all__ = ["workload_arrays", "as_policy", "checked_config", "initial_config"]
 
@@ -66,8 +67,6 @@ def workload_arrays(workload, duration_s: float | None = None):
 def as_policy(policy):
     """A policy, or a :class:`~ssloserve.pipeline.Config` wrapped in ``Static``."""
     if isinstance(policy, Config):
-        from ..policies import Static
-
         return Static(policy)
     if not hasattr(policy, "decide"):
         raise PolicyError(f"a policy needs decide(obs) -> Config; got {type(policy).__name__}")

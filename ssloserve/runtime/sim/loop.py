@@ -293,7 +293,7 @@ def simulate(
     >>> import numpy as np
     >>> from ssloserve.pipeline import Pipeline, Stage, Variant, Config, StageConfig
     >>> from ssloserve.latency import LatencyModel
-    >>> from ssloserve.policies import Static
+    >>> from ssloserve.policy import Static
     >>> from ssloserve.workloads import Workload
     >>> p = Pipeline.chain(Stage("a", (Variant("x", 0.8, LatencyModel(0, 0, 0, 100.0)),)))
     >>> w = Workload(np.array([0.0, 0.05, 0.3]), 140.0, 0)

@@ -16,6 +16,7 @@ import pandas as pd
 from ...observation import Observation
 from ...outcomes import DROPPED, LATE, PENDING, REASONS, SERVED
 from ...pipeline import Config, Pipeline, StageConfig
+from ...policy import Static
 from ...queues import drop_threshold_s, make_queue
 from ..actuation import ReplicaView
 from ..inputs import workload_arrays
@@ -131,8 +132,6 @@ class SimState:
         self.drop_reason: list[int] = []
         self.dag = not pipeline.is_chain()
         self.dead = bytearray(n) if self.dag else None
-        from ...policies import Static
-
         self.static = type(policy) is Static
         # stages
         self.st: dict[str, _St] = {}

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ...latency import LatencyModel
-from ...pipeline import Config, Pipeline, Stage, StageConfig, Variant
-from ...policies import Static
-from ...workloads import Workload
-from .limits import machine_busy_s
+from ..latency import LatencyModel
+from ..pipeline import Config, Pipeline, Stage, StageConfig, Variant
+from ..policy import Static
+from ..workloads import Workload
+from .api import run
+from .emu.limits import machine_busy_s
 
 __all__ = [
     "Setting",
@@ -144,8 +145,6 @@ def compare(st: Setting, **options) -> tuple[dict, object, object]:
 
     The errors include ``background_cores``: what other programs used during the emulator
     run (see :func:`background_cores`)."""
-    from ..api import run
-
     options.setdefault("progress", False)  # a table of short runs: no bar per run
     p, policy, w = st.build()
     sim = run(p, w, policy, runtime="sim", **options)

@@ -33,6 +33,7 @@ $(STAMP): pyproject.toml requirements.txt
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: setup chromium lint
 	SSLOSERVE_QUICK=1 $(BIN)/python -m pytest $(NBVAL)

@@ -1,4 +1,4 @@
-"""The Policy protocol and the baseline policies (chapter 00_tour).
+"""The baseline policies and the re-planning loop the planners share (chapter 00_tour).
 
 The contract (:class:`~ssloserve.policy.Policy`) and the fixed policy :class:`Static` live in
 :mod:`ssloserve.policy`, below the runtime, which wraps a bare Config in ``Static``; both are

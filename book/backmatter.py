@@ -173,7 +173,14 @@ def _directive(module: str, name: str, obj) -> list[str]:
     full = f"{module}.{name}"
     if inspect.isclass(obj):
         kind = "autoexception" if issubclass(obj, BaseException) else "autoclass"
-        return [f".. {kind}:: {full}", "   :members:", "   :show-inheritance:", ""]
+        # undoc-members: a dataclass field has no docstring, yet docstrings refer to it
+        return [
+            f".. {kind}:: {full}",
+            "   :members:",
+            "   :undoc-members:",
+            "   :show-inheritance:",
+            "",
+        ]
     if inspect.isroutine(obj):
         return [f".. autofunction:: {full}", ""]
     out = [f".. autodata:: {full}"]

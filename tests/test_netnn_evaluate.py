@@ -13,6 +13,7 @@ from ssloserve.netnn.evaluate import (
     families,
     family_holdout,
     holdout_data,
+    holdout_report,
     holdout_split,
     summarize,
 )
@@ -100,3 +101,12 @@ def test_nsl_kdd_families_and_the_int8_switch_parity():
     t = family_holdout(d, seeds=(0,), held_out=["u2r"])
     assert t["switch = int8"].all() and t.loc[0, "test rows"] == 11
     assert 0.9 < t.loc[0, "random-split accuracy"] <= 1.0
+
+
+def test_without_data_the_report_uses_synthetic_flows(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    t = holdout_report(seeds=(0,))
+    assert set(t["data set"]) == {"synthetic flows"}
+    assert set(t["held out"]) == {"SYN flood", "covert timing channel", "port scan"}
+    assert t["switch = int8"].all() and (t["test rows"] > 0).all()

@@ -19,17 +19,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data import has_data
 from .batched import execute_batched
 from .data import FlowData, load_dataset, train_test_split
-from .experiment import fit_flow_model, settings
+from .experiment import DATASET_FILES, fit_flow_model, settings
 from .mapper import partition
 from .models import predict_logits
+from .packets import flow_table, generate_packets
 from .switch import BMV2, SwitchSpec
 
 __all__ = [
     "families",
     "cap_per_family",
     "holdout_data",
+    "holdout_report",
     "holdout_split",
     "family_recall",
     "family_holdout",
@@ -264,3 +267,17 @@ def default_seeds() -> tuple[int, ...]:
     True
     """
     return (0, 1) if settings()["max_rows"] else (0, 1, 2)
+
+
+def holdout_report(seeds=None, spec: SwitchSpec = BMV2) -> pd.DataFrame:
+    """:func:`family_holdout` on NSL-KDD and CIC-IDS2017 (:func:`holdout_data`) where their
+    files are under ``$SSLOSERVE_DATA``, else on the synthetic flows
+    (:func:`~ssloserve.netnn.packets.flow_table`), whose ``data set`` column says so.
+
+    ``seeds`` defaults to :func:`default_seeds`.
+    """
+    seeds = default_seeds() if seeds is None else tuple(seeds)
+    sets = [holdout_data(n) for n in ("NSL-KDD", "CIC-IDS2017") if has_data(DATASET_FILES[n])]
+    if not sets:
+        sets = [flow_table(generate_packets(settings()["n_flows"] * 2, seed=0))]
+    return pd.concat([family_holdout(d, seeds=seeds, spec=spec) for d in sets], ignore_index=True)

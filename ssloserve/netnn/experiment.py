@@ -34,6 +34,7 @@ __all__ = [
     "dataplane_run",
     "header_sweep",
     "flow_datasets",
+    "DATASET_FILES",
 ]
 
 
@@ -76,7 +77,8 @@ def settings() -> dict:
     }
 
 
-_FILES = {
+#: The file whose presence under ``$SSLOSERVE_DATA`` makes each real data set available.
+DATASET_FILES = {
     "CIC-IDS2017": "nids/cicids2017_improved_sample/BENIGN_2500.csv",
     "NSL-KDD": "nids/nsl_kdd/KDDTrain+_20Percent.txt",
     "UNSW-NB15": "nids/unsw_nb15/UNSW_NB15_training-set.csv.zip",
@@ -94,7 +96,9 @@ def flow_datasets(max_rows: int | None = None, seed: int = 0) -> dict[str, FlowD
     True
     """
     out = {
-        n: load_dataset(n, max_rows=max_rows, seed=seed) for n in DATASETS if has_data(_FILES[n])
+        n: load_dataset(n, max_rows=max_rows, seed=seed)
+        for n in DATASETS
+        if has_data(DATASET_FILES[n])
     }
     if not out:
         out["synthetic flows"] = flow_table(generate_packets(settings()["n_flows"] * 2, seed=seed))

@@ -1,0 +1,39 @@
+"""Biscale: horizontal and vertical scaling together (PAPERS.md 4; chapter 04_biscale).
+
+Vertical scaling (more cores per replica) takes effect at once but has diminishing
+returns, bounded by Amdahl's law; horizontal scaling (more replicas) multiplies throughput
+but pays a cold start. Biscale reacts vertically at once and moves to the cheaper
+horizontal plan once new replicas are ready.
+
+Modules, one concept each:
+
+- :mod:`~ssloserve.biscale.plans` -- :func:`horizontal_plan` (FA2 with 1-core replicas) and
+  :func:`vertical_plan` (FA2's DP over cores and batch with today's replicas;
+  :func:`max_vertical_rate` when the core cap is not enough);
+- :mod:`~ssloserve.biscale.oracle` -- brute force for both plans.
+
+The Amdahl equations (p(b), speedup, the bound, the largest useful core count) are in
+:mod:`ssloserve.latency`.
+"""
+
+from .oracle import brute_force_horizontal, brute_force_vertical, random_instance
+from .plans import (
+    MAX_CORES,
+    horizontal_plan,
+    max_vertical_rate,
+    today_replicas,
+    vertical_options,
+    vertical_plan,
+)
+
+__all__ = [
+    "MAX_CORES",
+    "horizontal_plan",
+    "vertical_plan",
+    "max_vertical_rate",
+    "vertical_options",
+    "today_replicas",
+    "brute_force_horizontal",
+    "brute_force_vertical",
+    "random_instance",
+]

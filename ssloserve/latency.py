@@ -12,6 +12,8 @@ One replica of a model with batch size ``b`` on ``c`` cores:
   :meth:`LatencyModel.parallel_fraction`;
 - speed-up l(b, 1) / l(b, c) = 1 / ((1 - p) + p / c): :func:`amdahl_speedup`, and Amdahl's
   bound 1 / (1 - p) that no number of cores passes: :func:`amdahl_bound`;
+- the largest useful core count, the most cores of which the last still adds at least ``g``
+  to the speed-up: :func:`largest_useful_cores`;
 - offered load a = lam / h(b, c) (replicas kept busy, in Erlangs): :func:`offered_load`;
 - replicas n = ceil(lam / (h(b, c) u)), at least ``min_replicas``: :func:`replicas_needed`;
 - batch formation delay q(b) = 1000 (b - 1) / lam ms, or its 99th percentile
@@ -35,6 +37,7 @@ __all__ = [
     "throughput_rps",
     "amdahl_speedup",
     "amdahl_bound",
+    "largest_useful_cores",
     "offered_load",
     "replicas_needed",
     "batch_delay_ms",
@@ -111,6 +114,50 @@ def amdahl_bound(p):
     p = np.asarray(p, dtype=float)
     with np.errstate(divide="ignore"):
         return _out(np.where(p >= 1.0, np.inf, 1.0 / (1.0 - p)))
+
+
+def largest_useful_cores(p: float, min_gain: float = 0.5) -> float:
+    """The largest useful core count: the most cores ``c`` such that the ``c``-th core still
+    adds at least ``min_gain`` to the speed-up.
+
+    With ``a = 1 - p`` and ``S(c) = 1 / (a + p / c)`` (:func:`amdahl_speedup`), the ``c``-th
+    core adds ``S(c) - S(c - 1) = p / ((a c + p)(a (c - 1) + p))`` (the first adds 1), which
+    shrinks as ``c`` grows. It is at least ``g`` while ``u (u - a) <= p / g`` with
+    ``u = a c + p``, i.e. up to ``c* = (u* - p) / a``, ``u* = (a + sqrt(a^2 + 4 p / g)) / 2``;
+    the answer is ``floor(c*)``. A core past it buys less than ``min_gain`` of a core's worth
+    of throughput, where a one-core replica more buys a whole one: horizontal scaling serves
+    more per core (chapter 04_biscale).
+
+    Parameters
+    ----------
+    p : parallel fraction in [0, 1]
+    min_gain : the least speed-up one more core must add, in (0, 1]
+
+    Returns
+    -------
+    A whole number of cores (a float, at least 1), ``inf`` for ``p = 1``.
+
+    Examples
+    --------
+    >>> largest_useful_cores(0.875)          # YOLOv5n at b = 1 (PAPERS.md 0.1)
+    4.0
+    >>> s = [amdahl_speedup(0.875, c) for c in (3, 4, 5)]
+    >>> round(s[1] - s[0], 3), round(s[2] - s[1], 3)     # the 4th core adds 0.509, the 5th 0.424
+    (0.509, 0.424)
+    >>> largest_useful_cores(0.875, min_gain=0.25), largest_useful_cores(0.77)
+    (8.0, 2.0)
+    >>> largest_useful_cores(0.0), largest_useful_cores(1.0)
+    (1.0, inf)
+    """
+    if not 0 < min_gain <= 1:
+        raise ValueError(f"min_gain must be in (0, 1], got {min_gain!r}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"the parallel fraction p must be in [0, 1], got {p!r}")
+    if p >= 1:
+        return math.inf
+    a = 1.0 - p
+    u = (a + math.sqrt(a * a + 4.0 * p / min_gain)) / 2.0
+    return float(max(1, math.floor((u - p) / a + 1e-9)))
 
 
 def offered_load(lam, l_ms, b):

@@ -10,7 +10,9 @@ Modules, one concept each:
 - :mod:`~ssloserve.biscale.plans` -- :func:`horizontal_plan` (FA2 with 1-core replicas) and
   :func:`vertical_plan` (FA2's DP over cores and batch with today's replicas;
   :func:`max_vertical_rate` when the core cap is not enough);
-- :mod:`~ssloserve.biscale.oracle` -- brute force for both plans.
+- :mod:`~ssloserve.biscale.oracle` -- brute force for both plans;
+- :mod:`~ssloserve.biscale.speedup` -- Amdahl's law from the fitted models
+  (:func:`speedup_table`) and measured on this machine (:func:`measure_speedups`).
 
 The Amdahl equations (p(b), speedup, the bound, the largest useful core count) are in
 :mod:`ssloserve.latency`.
@@ -25,6 +27,7 @@ from .plans import (
     vertical_options,
     vertical_plan,
 )
+from .speedup import SpeedupMeasurement, measure_speedups, speedup_table
 
 __all__ = [
     "MAX_CORES",
@@ -36,4 +39,7 @@ __all__ = [
     "brute_force_horizontal",
     "brute_force_vertical",
     "random_instance",
+    "speedup_table",
+    "measure_speedups",
+    "SpeedupMeasurement",
 ]

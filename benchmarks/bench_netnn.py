@@ -1,5 +1,6 @@
 """NetNN benchmarks: accuracy (float, int8; flow and packet level), switch layouts and
-resources, executor packets per second.
+resources, executor packets per second (packet-by-packet and batched, same run), recall on
+held-out attack families.
 
 Run from the repository root (full setting; add SSLOSERVE_QUICK=1 for a fast check):
 
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ssloserve.netnn import experiment, mapper, models, p4, switch
+from ssloserve.netnn import evaluate, experiment, mapper, models, p4, switch
+from ssloserve.netnn.batched import execute_batched
 from ssloserve.netnn.executor import execute
 from ssloserve.netnn.quantize import random_integer_model
 
@@ -58,7 +60,8 @@ def main() -> None:
         t_model = time.perf_counter() - t
         for sname, spec in specs.items():
             try:
-                r = experiment.dataplane_run(d, spec, seed=1)
+                r = experiment.dataplane_run(d, spec, seed=1, executor="packet")
+                b = experiment.dataplane_run(d, spec, seed=1, executor="batched")
             except Exception as e:  # MappingError: record which resource binds
                 rows.append(
                     {
@@ -73,20 +76,27 @@ def main() -> None:
                     "data set": d.name,
                     "switches": sname,
                     "layout": r["layout"],
-                    "equal to int8 model": r["equal to int8 model"],
+                    "equal to int8 model (packet, batched)": (
+                        r["equal to int8 model"] and b["equal to int8 model"]
+                    ),
                     "samples": r["samples"],
                     "data-plane acc": r["data-plane accuracy"],
                     "data-plane flow acc": r["data-plane flow accuracy"],
                     "packets": r["packets"],
-                    "packets/s": r["packets/s"],
-                    "samples/s": r["samples"] * r["packets/s"] / r["packets"],
-                    "int8 model samples/s (batched)": len(ref) / t_model,
+                    "packet executor packets/s": r["packets/s"],
+                    "batched executor packets/s": b["packets/s"],
+                    "batched / packet": b["packets/s"] / r["packets/s"],
+                    "batched samples/s": r["samples"] * b["packets/s"] / b["packets"],
+                    "int8 model samples/s (torch)": len(ref) / t_model,
                 }
             )
     print("## Data plane: parity with the integer model and executor speed\n")
-    print("Every test sample, packets delivered in shuffled order. `packets/s` counts frames the")
-    print("executor's switches processed per second (Python, one core); the integer model runs")
-    print("batched in torch. NetNN's prototype: about 5,800 packets/s per BMv2 switch.\n")
+    print("Every test sample, packets delivered in shuffled order, through both executors in the")
+    print("same run: the packet-by-packet reference (`executor.py`) and the batched one")
+    print("(`batched.py`). `packets/s` counts frames the switches processed per second (one core);")
+    print(
+        "the integer model runs in torch. NetNN's prototype: about 5,800 packets/s per BMv2 switch.\n"
+    )
     print(md(pd.DataFrame(rows)))
 
     # 3. layouts and per-switch resources of each model
@@ -140,24 +150,23 @@ def main() -> None:
     m = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=0)
     plan = mapper.partition(m, switch.BMV2)
     x = np.random.default_rng(0).integers(0, 256, (64, 816)).astype(np.uint8)
-    r = execute(plan, m, x, order="shuffle", seed=0)
-    print("\n## NetNN's published architecture (random int8 weights), 18 switches\n")
-    print(
-        md(
-            pd.DataFrame(
-                [
-                    {
-                        "layout": plan.layout,
-                        "samples": len(x),
-                        "equal to int8 model": bool(np.array_equal(r.logits, m.forward(x))),
-                        "packets": r.packets,
-                        "packets/s": r.packets_per_second,
-                        "samples/s": len(x) / r.seconds,
-                    }
-                ]
-            )
+    ref = m.forward(x)
+    rows = []
+    for name, run in (("packet", execute), ("batched", execute_batched)):
+        r = run(plan, m, x, order="shuffle", seed=0)
+        rows.append(
+            {
+                "executor": name,
+                "layout": plan.layout,
+                "samples": len(x),
+                "equal to int8 model": bool(np.array_equal(r.logits, ref)),
+                "packets": r.packets,
+                "packets/s": r.packets_per_second,
+                "samples/s": len(x) / r.seconds,
+            }
         )
-    )
+    print("\n## NetNN's published architecture (random int8 weights), 18 switches\n")
+    print(md(pd.DataFrame(rows)))
 
     # 5. emitted P4 sizes for the packet model
     pdet = dets[-1]
@@ -183,6 +192,34 @@ def main() -> None:
             )
         )
 
+    # 6. held-out attack families
+    families_section()
+
+
+def families_section() -> None:
+    """Recall on attack families held out of training, next to the random split."""
+    seeds = (0, 1, 2)
+    t0 = time.perf_counter()
+    table = evaluate.holdout_report(seeds=seeds)
+    dt = time.perf_counter() - t0
+    print("\n## Held-out attack families: recall when a family is not in the training data\n")
+    print("Per held-out family, mean over seeds", seeds, "(switch min/max: its range).")
+    print("`random split`: the same family's recall when it is in training (the chapter's split);")
+    print("`float`/`int8`/`switch`: its recall when held out; `other attacks`: recall on the")
+    print("families that were in training; `false alarms`: benign rows flagged.")
+    print(
+        f"({dt:.0f} s for {len(table)} held-out trainings plus {len(seeds)} random splits per data set)\n"
+    )
+    print(md(evaluate.summarize(table)))
+    print("\nPer seed:\n")
+    print(md(table))
+
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["families"]:  # only the held-out family section
+        torch.set_num_threads(1)
+        families_section()
+    else:
+        main()

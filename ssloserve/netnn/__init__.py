@@ -5,14 +5,18 @@ Modules, one concept each: :mod:`~ssloserve.netnn.data` (real flow data sets),
 :mod:`~ssloserve.netnn.packets` (synthetic packets), :mod:`~ssloserve.netnn.models` (torch
 models), :mod:`~ssloserve.netnn.quantize` (8-bit integer model), :mod:`~ssloserve.netnn.switch`
 (``SwitchSpec``), :mod:`~ssloserve.netnn.mapper` (``partition``), :mod:`~ssloserve.netnn.p4`
-(emitter), :mod:`~ssloserve.netnn.executor` (reference data plane), :mod:`~ssloserve.netnn.bmv2`
-(p4c/BMv2 runner), :mod:`~ssloserve.netnn.experiment` (train-and-score helpers) and
+(emitter), :mod:`~ssloserve.netnn.executor` (reference data plane, packet by packet),
+:mod:`~ssloserve.netnn.batched` (the same data plane fed batches of frames with numpy),
+:mod:`~ssloserve.netnn.bmv2` (p4c/BMv2 runner), :mod:`~ssloserve.netnn.experiment`
+(train-and-score helpers), :mod:`~ssloserve.netnn.evaluate` (held-out attack families) and
 :mod:`~ssloserve.netnn.ui` (widget).
 """
 
 __all__ = [
+    "batched",
     "bmv2",
     "data",
+    "evaluate",
     "executor",
     "experiment",
     "mapper",

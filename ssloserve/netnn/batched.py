@@ -166,7 +166,7 @@ class _BatchSwitch:
             self.acc = np.zeros((rows, self.ch, cfg.shape.conv_length), np.int64)
             self.arrived = np.zeros(rows, np.int64)
 
-    def _rows(self, sid: np.ndarray) -> np.ndarray:
+    def _register_rows(self, sid: np.ndarray) -> np.ndarray:
         """Register row of each sample: its window within the batch, then its slot."""
         slots = self.cfg.slots
         return (sid // self.in_flight) % self.windows * slots + (sid & (slots - 1))
@@ -236,7 +236,7 @@ class _BatchSwitch:
         for q in np.unique(part).tolist():
             rows = np.flatnonzero(part == q)
             contrib = self._contribution(q, values[rows])
-            slot = self._rows(sid[rows])
+            slot = self._register_rows(sid[rows])
             bit = 1 << q
             uniq, counts = np.unique(slot, return_counts=True)
             twice = uniq[counts > 1].tolist() + slot[(self.arrived[slot] & bit) != 0].tolist()
@@ -322,7 +322,7 @@ class BatchedDataPlane:
                 else:
                     dst, frames = pending.pop(int(rng.integers(len(pending))))
                 if rows is not None:
-                    rows.extend(_rows(dst, frames))
+                    rows.extend(_trace_rows(dst, frames))
                 if dst == "h2":
                     sid, _, _, values = decode_frames(frames)
                     v = np.ascontiguousarray(values[:, :4])
@@ -346,7 +346,7 @@ class BatchedDataPlane:
             pending.extend((dst, f) for f in (frames[:cut], frames[cut:]) if len(f))
 
 
-def _rows(dst: str, frames: np.ndarray) -> list[dict]:
+def _trace_rows(dst: str, frames: np.ndarray) -> list[dict]:
     """Trace rows, the same columns as the packet executor's trace."""
     sid, layer, part, values = decode_frames(frames)
     return [

@@ -253,3 +253,14 @@ def test_small_set_encoded_with_the_big_files_vocabulary():
     # read alone, the small set numbers its services differently for part of its rows
     assert (alone.x[:, j] != small.x[:, j]).mean() > 0.1
     assert set(big.groups) == {"normal", "dos", "probe", "r2l", "u2r"}
+
+
+@needs_data
+def test_a_trained_detector_keeps_its_vocabulary():
+    from ssloserve.netnn.experiment import flow_detector
+
+    d = load_nsl_kdd(max_rows=1500)
+    det = flow_detector(d, hidden=(8,), epochs=2)
+    assert det.vocab == d.vocab and set(det.vocab) == {"service", "TCP state"}
+    again = load_nsl_kdd(small=True, vocab=det.vocab)  # new data, the detector's codes
+    assert again.vocab == det.vocab and len(det.qmodel.predict(again.x)) == 1011

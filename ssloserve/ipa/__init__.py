@@ -13,7 +13,7 @@ mixed-integer programme every 10 s. Modules, one concept each:
 """
 
 from .allocation import DEFAULT_CORES, base_allocation, with_cores
-from .milp import SOLVERS, quiet_highs, solve_chain
+from .milp import SOLVERS, prune, quiet_highs, solve_chain
 from .oracle import brute_force, random_instance
 from .problem import (
     DEFAULT_BATCHES,
@@ -54,6 +54,7 @@ __all__ = [
     "infeasible",
     "SOLVERS",
     "solve_chain",
+    "prune",
     "quiet_highs",
     "brute_force",
     "random_instance",

@@ -10,10 +10,13 @@ The variables and why the programme is exactly IPA's problem (:mod:`ssloserve.ip
   ``P_s = sum_m a[s, m] * w[s, m]`` with ``w[s, m] = P_{s-1} * u[s, m]``, a product of a
   number in ``[0, U]`` (``U`` = the product of the earlier stages' best accuracies) and a
   binary, which four linear inequalities pin down exactly (McCormick's envelope is tight at
-  a binary): ``0 <= w <= U u``, ``w <= P_{s-1}``, ``w >= P_{s-1} - U (1 - u)``. At u = 1
-  they force ``w = P_{s-1}``, at u = 0 they force ``w = 0``. So ``P_S`` *is* the product of
-  the chosen accuracies at every integer point, and the programme maximises
-  ``alpha * PAS - beta * cores - gamma * batches`` itself, not a stand-in for it.
+  a binary): ``L u <= w <= U u``, ``w <= P_{s-1}``, ``w >= P_{s-1} - U (1 - u)`` (``L`` the
+  product of the worst accuracies). At u = 1 they force ``w = P_{s-1}``, at u = 0
+  ``w = 0``. So ``P_S`` *is* the product of the chosen accuracies at every integer point,
+  and the programme maximises ``alpha * PAS - beta * cores - gamma * batches`` itself, not
+  a stand-in for it. One more equality, ``sum_m w[s, m] = P_{s-1}`` (``sum_m u = 1``
+  multiplied by ``P_{s-1}``), holds at every integer point and tightens the LP relaxation:
+  it took the slowest 5-stage instances of benchmarks/bench_ipa.py from seconds to tenths.
 
   Why not log-accuracy: ``sum_s log a_s = log PAS`` is linear, but the objective weighs PAS
   *linearly* against cost. Maximising ``alpha * log PAS - beta * cost`` values the same
@@ -21,6 +24,8 @@ The variables and why the programme is exactly IPA's problem (:mod:`ssloserve.ip
   (tests/test_ipa_milp.py shows an instance). One binary per combination of variants is exact
   too, but grows as (variants)^(stages); the chain of products above adds only one continuous
   variable per (stage, variant).
+- **Options that cannot be optimal are dropped first** (:func:`prune`): slower, no more
+  accurate and dearer than another option of the same stage.
 - **Closest to the current plan, lexicographically.** Among optimal plans IPA prefers the one
   that changes fewest variants and batch sizes (each a cold start or a drained batch). With
   ``current`` given, a second solve keeps every constraint, adds
@@ -59,7 +64,7 @@ from .problem import (
 )
 from .scores import PAS_METHODS, rank_normalised
 
-__all__ = ["SOLVERS", "solve_chain", "quiet_highs"]
+__all__ = ["SOLVERS", "solve_chain", "prune", "quiet_highs"]
 
 #: cvxpy's open MILP solvers this module drives (both are HiGHS underneath).
 SOLVERS = ("HIGHS", "SCIPY")
@@ -118,6 +123,43 @@ def _solve(prob, solver: str) -> None:
         raise RuntimeError(f"the MILP solver ended with status {prob.status!r}")
 
 
+def prune(options, alpha: float, beta: float, gamma: float, scale: float) -> list:
+    """Drop the options of one stage that can be in no optimal plan, nor tie with one.
+
+    Option ``o`` goes when another option ``o'`` of the same stage is at least as fast, at
+    least as accurate (as accurate or less when ``alpha < 0``; PAS never falls when one factor
+    rises, the others being non-negative), and cheaper by more than the tie tolerance in
+    ``beta * cores + gamma * batch``: swapping ``o'`` in keeps any plan feasible and raises its
+    objective by that margin, so a plan with ``o`` is neither optimal nor a tie. ``scale``
+    bounds ``|objective|`` (the tolerance is relative to it).
+
+    Examples
+    --------
+    >>> from ssloserve.ipa.problem import Option
+    >>> a = Option("x", 1, 0.5, 10.0, 0.0, 2, 2.0)     # batch 1: two replicas
+    >>> b = Option("x", 2, 0.5, 12.0, 0.0, 1, 1.0)     # batch 2: slower, one replica
+    >>> c = Option("x", 4, 0.5, 20.0, 0.0, 1, 1.0)     # batch 4: slower still, no cheaper
+    >>> [o.batch for o in prune([a, b, c], 1.0, 1.0, 1e-6, 10.0)]
+    [1, 2]
+    """
+    margin = 2 * TIE_TOL * max(1.0, scale)
+    sign = 1.0 if alpha >= 0 else -1.0
+    keep = []
+    for o in options:
+        pay = beta * o.cost + gamma * o.batch
+        dominated = any(
+            p.latency_ms <= o.latency_ms
+            and sign * p.accuracy >= sign * o.accuracy
+            and beta * p.cost <= beta * o.cost
+            and gamma * p.batch <= gamma * o.batch
+            and beta * p.cost + gamma * p.batch < pay - margin
+            for p in options
+        )
+        if not dominated:
+            keep.append(o)
+    return keep
+
+
 def _pas_expression(menu, options, idx, y, method):
     """PAS of the plan ``y`` selects, as a cvxpy expression, and its constraints."""
     import cvxpy as cp
@@ -133,7 +175,7 @@ def _pas_expression(menu, options, idx, y, method):
             for o, i in zip(opts, ix, strict=True):
                 vals[i] = score[o.variant]
         return vals @ y, cons
-    P, U = None, 1.0  # running product and an upper bound on it
+    P, U, L = None, 1.0, 1.0  # running product and bounds on it
     for opts, ix in zip(options, idx, strict=True):
         names = list(dict.fromkeys(o.variant for o in opts))
         acc = np.array([next(o.accuracy for o in opts if o.variant == n) for n in names])
@@ -145,9 +187,10 @@ def _pas_expression(menu, options, idx, y, method):
             P = acc @ u
         else:
             w = cp.Variable(len(names))
-            cons += [w >= 0, w <= U * u, w <= P, w >= P - U * (1 - u)]
+            cons += [w >= L * u, w <= U * u, w <= P, w >= P - U * (1 - u), cp.sum(w) == P]
             P = acc @ w
         U *= float(acc.max())
+        L *= float(acc.min())
     return P, cons
 
 
@@ -243,6 +286,11 @@ def solve_chain(
         or sum(min(o.latency_ms for o in opts) for opts in options) > sla_ms + EPS_MS
     ):
         raise infeasible(options, menu, rate_rps, sla_ms, max_replicas, replicas)
+    scale = abs(alpha) * len(menu) + sum(
+        beta * max(o.cost for o in opts) + abs(gamma) * max(o.batch for o in opts)
+        for opts in options
+    )
+    options = [prune(opts, alpha, beta, gamma, scale) for opts in options]
 
     flat = [o for opts in options for o in opts]
     idx, start = [], 0

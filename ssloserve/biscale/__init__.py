@@ -12,12 +12,18 @@ Modules, one concept each:
   :func:`max_vertical_rate` when the core cap is not enough);
 - :mod:`~ssloserve.biscale.oracle` -- brute force for both plans;
 - :mod:`~ssloserve.biscale.speedup` -- Amdahl's law from the fitted models
-  (:func:`speedup_table`) and measured on this machine (:func:`measure_speedups`).
+  (:func:`speedup_table`) and measured on this machine (:func:`measure_speedups`);
+- :mod:`~ssloserve.biscale.switching` -- the switching rule, a pure function
+  (:func:`switch`, :data:`BRANCHES`);
+- :mod:`~ssloserve.biscale.policy` -- :class:`BiscalePolicy` for ``ssloserve.run``;
+- :mod:`~ssloserve.biscale.baselines` -- horizontal only, vertical only, InferLine-like, and
+  the drop limits (:data:`DROP_LIMITS`).
 
 The Amdahl equations (p(b), speedup, the bound, the largest useful core count) are in
 :mod:`ssloserve.latency`.
 """
 
+from .baselines import DROP_LIMITS, drop_options, horizontal_only, inferline_like, vertical_only
 from .oracle import brute_force_horizontal, brute_force_vertical, random_instance
 from .plans import (
     MAX_CORES,
@@ -27,7 +33,9 @@ from .plans import (
     vertical_options,
     vertical_plan,
 )
+from .policy import BiscalePolicy, capacity_rps
 from .speedup import SpeedupMeasurement, measure_speedups, speedup_table
+from .switching import BRANCHES, Signals, SwitchRule, SwitchState, switch
 
 __all__ = [
     "MAX_CORES",
@@ -42,4 +50,16 @@ __all__ = [
     "speedup_table",
     "measure_speedups",
     "SpeedupMeasurement",
+    "BRANCHES",
+    "Signals",
+    "SwitchRule",
+    "SwitchState",
+    "switch",
+    "BiscalePolicy",
+    "capacity_rps",
+    "DROP_LIMITS",
+    "drop_options",
+    "horizontal_only",
+    "vertical_only",
+    "inferline_like",
 ]

@@ -7,10 +7,28 @@ requests first.
 
 - :mod:`~ssloserve.sponge.solvers` -- the decision: :func:`solve` (worst case, the paper's
   code) and :func:`solve_edf` (per request, in deadline order);
-- :mod:`~ssloserve.sponge.oracle` -- the exhaustive scans both are tested against.
+- :mod:`~ssloserve.sponge.oracle` -- the exhaustive scans both are tested against;
+- :mod:`~ssloserve.sponge.policy` -- :class:`SpongePolicy` for ``ssloserve.run`` (with
+  ``queue="edf", drop="cannot_finish"``: :data:`RUN_OPTIONS`);
+- :mod:`~ssloserve.sponge.baselines` -- horizontal scaling (FA2, 1-core replicas), static
+  provisioning, and the VPA-like scaler that recreates the replica;
+- :mod:`~ssloserve.sponge.experiments` -- the paper-scale experiment and the queue ablation.
 """
 
+from .baselines import TWIN_SUFFIX, VPALikePolicy, horizontal_policy, static_policy, with_twin
+from .experiments import (
+    SYSTEMS,
+    YOLOV5S_FIT,
+    budget_workload,
+    paper_experiment,
+    paper_model,
+    paper_rates,
+    queue_ablation,
+    sponge_pipeline,
+    systems,
+)
 from .oracle import solve_edf_exhaustive, solve_exhaustive
+from .policy import RUN_OPTIONS, SOLVERS, SpongePolicy
 from .solvers import EPS_MS, core_grid, edf_excess_ms, solve, solve_edf, worst_case_ms
 
 __all__ = [
@@ -22,4 +40,21 @@ __all__ = [
     "solve_edf",
     "solve_exhaustive",
     "solve_edf_exhaustive",
+    "SpongePolicy",
+    "RUN_OPTIONS",
+    "SOLVERS",
+    "TWIN_SUFFIX",
+    "with_twin",
+    "horizontal_policy",
+    "static_policy",
+    "VPALikePolicy",
+    "YOLOV5S_FIT",
+    "SYSTEMS",
+    "paper_model",
+    "paper_rates",
+    "budget_workload",
+    "sponge_pipeline",
+    "systems",
+    "paper_experiment",
+    "queue_ablation",
 ]

@@ -8,7 +8,7 @@ It reads the real profiles under ``$SSLOSERVE_DATA/profiling`` (their public sou
 ``profiling/SOURCE.md``) into one tidy form (columns model, batch, cores, latency_ms and, where
 the table has them, sla_ms, capacity_rps, saturation_rps):
 
-- :func:`sponge_grid` -- Sponge's measured grid (saeid93/sponge);
+- :func:`sponge_grid` -- Sponge's measured grid (saeid93/sponge), or a seeded synthetic twin;
 - :func:`yolov5s_grid` -- a YOLOv5s p95 grid (reconfigurable-ml-pipeline/ipa);
 - :func:`infadapter_capacity` and :func:`resnet_slowdown` -- InfAdapter's ResNet CPU capacities;
 - :func:`biscale_latency_models` and :func:`biscale_settings` -- Biscale's published l(b, c)
@@ -43,6 +43,8 @@ __all__ = [
     "resnet_slowdown",
     "video_variants",
     "VIDEO_FALLBACK",
+    "SPONGE_PUBLISHED",
+    "SPONGE_SYNTHETIC_SIGMA",
 ]
 
 SPONGE_GRID = "profiling/sponge_latency_batch_cores.csv"
@@ -192,26 +194,75 @@ def _grid(relpath: str, model: str, path=None) -> pd.DataFrame:
     )
 
 
-def sponge_grid(path=None) -> pd.DataFrame:
-    """Sponge's measured latency grid (b in 1-16, c in 1-32), seconds converted to ms.
+#: PAPERS.md 0.1's parameters for the Sponge grid (gamma, delta, epsilon, eta; ms), from which
+#: :func:`sponge_grid`'s synthetic twin is drawn when the measured grid is absent.
+SPONGE_PUBLISHED = (18.3, 4.5, 45.6, 1.5)
+
+#: Spread of the synthetic twin around the published model: multiplicative log-normal noise
+#: whose mean absolute error (about 12 %) is the real fit's MAPE (PAPERS.md 0.1).
+SPONGE_SYNTHETIC_SIGMA = 0.15
+
+
+def sponge_grid(path=None, source: str = "auto", seed: int = 0) -> pd.DataFrame:
+    """Sponge's measured latency grid (b in 1-16, c in 1-32), ms, or its synthetic twin.
 
     The Sponge notebook does not label the model; its configs serve YOLOv5n (see
     ``profiling/SOURCE.md``), so ``model`` is ``"yolov5n (sponge)"``. Fitting it gives
-    PAPERS.md 0.1's parameters (chapter 02_sponge).
+    PAPERS.md 0.1's parameters (chapter 00_tour). Without the data, the same 30 points are
+    drawn from the published model (:data:`SPONGE_PUBLISHED`) with seeded log-normal noise
+    (:data:`SPONGE_SYNTHETIC_SIGMA`); ``model`` is then ``"yolov5n (synthetic)"``.
+
+    Parameters
+    ----------
+    path : a CSV to read instead of ``$SSLOSERVE_DATA``'s (implies ``source="data"``)
+    source : ``"auto"`` (the measured grid when present, else synthetic), ``"data"``
+        (require it: :class:`~ssloserve.errors.DataNotFoundError` names its source) or
+        ``"synthetic"``
+    seed : seed of the synthetic twin (unused for the measured grid)
 
     Returns
     -------
-    DataFrame with columns model, batch, cores, latency_ms (30 rows).
+    DataFrame with columns model, batch, cores, latency_ms (30 rows); ``.attrs["source"]``
+    is ``"sponge"`` or ``"synthetic"``.
 
     Examples
     --------
+    >>> syn = sponge_grid(source="synthetic")
+    >>> syn.attrs["source"], len(syn), syn.model.iloc[0]
+    ('synthetic', 30, 'yolov5n (synthetic)')
+    >>> syn.equals(sponge_grid(source="synthetic", seed=0))
+    True
     >>> from ssloserve.data import require_data
     >>> require_data(SPONGE_GRID)
-    >>> m = LatencyTable.from_frame(sponge_grid()).fit()
+    >>> g = sponge_grid()
+    >>> g.attrs["source"]
+    'sponge'
+    >>> m = LatencyTable.from_frame(g).fit()
     >>> print(round(m.gamma, 1), round(m.delta, 1), round(m.epsilon, 1), round(m.mape))
     18.3 4.5 45.7 13
     """
-    return _grid(SPONGE_GRID, "yolov5n (sponge)", path)
+    from .data import has_data
+
+    if source not in ("auto", "data", "synthetic"):
+        raise ValueError(f"source must be 'auto', 'data' or 'synthetic', got {source!r}")
+    if path is not None or source == "data" or (source == "auto" and has_data(SPONGE_GRID)):
+        df = _grid(SPONGE_GRID, "yolov5n (sponge)", path)
+        df.attrs["source"] = "sponge"
+        return df
+    rng = np.random.default_rng(seed)
+    b, c = np.meshgrid([1, 2, 4, 8, 16], [1.0, 2.0, 4.0, 8.0, 16.0, 32.0], indexing="ij")
+    model = LatencyModel(*SPONGE_PUBLISHED)
+    noise = rng.lognormal(0.0, SPONGE_SYNTHETIC_SIGMA, size=b.size)
+    df = pd.DataFrame(
+        {
+            "model": "yolov5n (synthetic)",
+            "batch": b.ravel().astype(int),
+            "cores": c.ravel(),
+            "latency_ms": model.latency(b.ravel(), c.ravel()) * noise,
+        }
+    )
+    df.attrs["source"] = "synthetic"
+    return df
 
 
 def yolov5s_grid(path=None) -> pd.DataFrame:

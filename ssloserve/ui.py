@@ -8,6 +8,8 @@ too.
 
 - :func:`latency_point` / :func:`latency_widget`: l(b, c), throughput and Amdahl speed-up of
   one replica under a :class:`~ssloserve.latency.LatencyModel` (PAPERS.md 0.1).
+- :func:`amdahl_table`: the same quantities per batch size beside a measured grid's best
+  speed-up, the table chapter 00_tour reads Amdahl's law from.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 
 from .latency import LatencyModel, amdahl_bound
 
-__all__ = ["latency_point", "latency_widget", "defaults"]
+__all__ = ["latency_point", "latency_widget", "defaults", "amdahl_table"]
 
 
 def latency_point(model: LatencyModel, b: int = 4, c: float = 4.0) -> dict:
@@ -138,3 +140,48 @@ def latency_widget(model: LatencyModel, max_batch: int = 16, max_cores: float = 
         s.observe(update, names="value")
     update()
     return box
+
+
+def amdahl_table(model: LatencyModel, grid: pd.DataFrame, cores: float = 32.0) -> pd.DataFrame:
+    """Amdahl's law per batch size: model against measurement (chapter 00_tour).
+
+    Parameters
+    ----------
+    model : the fitted latency model
+    grid : tidy measurements (columns batch, cores, latency_ms), e.g.
+        :func:`ssloserve.catalog.sponge_grid`
+    cores : the core count at which the model's speed-up is shown
+
+    Returns
+    -------
+    One row per measured batch size (index ``batch``): ``parallel fraction p(b)``,
+    ``max speed-up 1/(1-p)``, ``model speed-up at {cores:g} cores`` and ``measured best
+    speed-up`` (latency on the fewest measured cores over the lowest latency measured).
+
+    Examples
+    --------
+    >>> m = LatencyModel(gamma=20.0, delta=5.0, epsilon=40.0, eta=2.0)
+    >>> g = pd.DataFrame({"batch": [1, 1, 2, 2], "cores": [1.0, 4.0, 1.0, 4.0],
+    ...                   "latency_ms": [67.0, 25.0, 92.0, 40.0]})
+    >>> t = amdahl_table(m, g, cores=4)
+    >>> list(t.index), t.columns[2]
+    ([1, 2], 'model speed-up at 4 cores')
+    >>> # by hand: p(1) = 60/67, 1/(1-p) = 67/7, l(1,1)/l(1,4) = 67/22; b = 2: 80/92, 92/12,
+    >>> # 92/32; measured: 67/25 and 92/40
+    >>> t.round(2).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'parallel fraction p(b)': [0.9, 0.87], 'max speed-up 1/(1-p)': [9.57, 7.67],
+     'model speed-up at 4 cores': [3.05, 2.88], 'measured best speed-up': [2.68, 2.3]}
+    """
+    batches = sorted(int(b) for b in grid.batch.unique())
+    by_cores = grid.sort_values("cores").groupby("batch").latency_ms
+    measured = by_cores.first() / by_cores.min()
+    rows = {}
+    for b in batches:
+        r = latency_point(model, b, cores)
+        rows[b] = {
+            "parallel fraction p(b)": r["parallel_fraction"],
+            "max speed-up 1/(1-p)": r["max_speedup"],
+            f"model speed-up at {cores:g} cores": r["speedup"],
+            "measured best speed-up": float(measured.loc[b]),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("batch")

@@ -14,14 +14,26 @@ chooses how charts render, offline in both cases.
 
 Set ``SSLOSERVE_CHARTS=interactive`` in the environment (for example before starting
 JupyterLab) to get interactive charts without editing a notebook.
+
+Every chart that shows systems (policies, planners) colours them with
+:func:`ssloserve.palette.system_scale`, so a system has one colour across the book.
+:class:`SliderChart` shows a chart whose sliders are Vega-Lite parameters: it is committed
+as a Vega-Lite spec, so its sliders work in the static book, with no kernel.
+The chart builders of chapter 00_tour are at the end: :func:`fit_chart`,
+:func:`trace_chart`, :func:`patterns_chart`, :func:`policy_timeline_chart` and the slider
+chart :func:`latency_explorer`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import altair as alt
+import numpy as np
 import pandas as pd
+
+from .palette import system_scale
 
 __all__ = [
     "CHARTS_ENV",
@@ -30,7 +42,14 @@ __all__ = [
     "chart_renderer",
     "to_svg",
     "line_chart",
+    "SliderChart",
+    "fit_chart",
+    "trace_chart",
+    "patterns_chart",
+    "policy_timeline_chart",
+    "latency_explorer",
 ]
+
 
 #: Environment variable that selects the renderer when ``setup_charts`` gets none.
 CHARTS_ENV = "SSLOSERVE_CHARTS"
@@ -179,3 +198,285 @@ def line_chart(
     if title is not None:
         props["title"] = title
     return alt.Chart(df).mark_line(point=True).encode(**enc).properties(**props)
+
+
+class SliderChart:
+    """Display a chart as a Vega-Lite spec, so its bound parameters (sliders) stay live.
+
+    The svg renderer of :func:`setup_charts` draws a still picture; a chart whose sliders
+    are Vega-Lite parameters (``alt.param(bind=alt.binding_range(...))``) over precomputed
+    data needs the spec itself in the notebook. JupyterLab draws it with its Vega
+    extension, and the book with its vendored Vega bundle, with no kernel.
+
+    Parameters
+    ----------
+    chart : a top-level Altair chart; its parameters should be named (``alt.param(name=)``)
+        so that the committed spec is the same on every run
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"b": [1, 2], "y": [1.0, 2.0]})
+    >>> b = alt.param(name="b", value=1, bind=alt.binding_range(min=1, max=2, step=1))
+    >>> ch = alt.Chart(df).mark_point().encode(x="b", y="y").add_params(b)
+    >>> bundle = SliderChart(ch)._repr_mimebundle_()
+    >>> mime = [k for k in bundle if "vegalite" in k][0]
+    >>> json.loads(bundle[mime])["params"][0]["name"]
+    'b'
+    """
+
+    def __init__(self, chart: alt.TopLevelMixin):
+        self.chart = chart
+
+    def to_dict(self) -> dict:
+        """The Vega-Lite spec."""
+        return self.chart.to_dict()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        with alt.renderers.enable("mimetype"):  # Altair's Vega-Lite mimetype, for the front-ends
+            bundle = self.chart._repr_mimebundle_()
+        bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+        mime = next(k for k in bundle if "vegalite" in k)
+        # as sorted text: nbformat keeps a mimetype not ending in "+json" as a string, and
+        # the committed spec is then the same on every run
+        return {mime: json.dumps(self.to_dict(), sort_keys=True), "text/plain": "<SliderChart>"}
+
+
+# --------------------------------------------------------------------- chapter 00_tour
+
+
+def fit_chart(grid: pd.DataFrame, model, width: int = 460, height: int = 300) -> alt.LayerChart:
+    """Measured latencies (points) against the fitted l(b, c) (lines), log-log (chapter 00_tour).
+
+    Parameters
+    ----------
+    grid : tidy measurements with columns batch, cores, latency_ms
+        (:func:`ssloserve.catalog.sponge_grid`)
+    model : the fitted :class:`~ssloserve.latency.LatencyModel`
+    width, height : size in pixels
+
+    Returns
+    -------
+    An ``altair.LayerChart``: one colour per batch size.
+
+    Examples
+    --------
+    >>> from ssloserve.latency import LatencyModel
+    >>> g = pd.DataFrame({"batch": [1, 1, 2], "cores": [1.0, 2.0, 1.0],
+    ...                   "latency_ms": [60.0, 40.0, 90.0]})
+    >>> ch = fit_chart(g, LatencyModel(18.3, 4.5, 45.6, 1.5))
+    >>> [layer.mark.type if hasattr(layer.mark, "type") else layer.mark for layer in ch.layer]
+    ['line', 'point']
+    """
+    lo, hi = float(grid.cores.min()), float(grid.cores.max())
+    cores = np.geomspace(lo, hi, 31)
+    fitted = pd.DataFrame(
+        [(b, c, float(model.latency(b, c))) for b in sorted(grid.batch.unique()) for c in cores],
+        columns=["batch", "cores", "latency_ms"],
+    )
+    x = alt.X("cores:Q", scale=alt.Scale(type="log", base=2), title="cores c")
+    y = alt.Y("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms)")
+    color = alt.Color("batch:O", scale=alt.Scale(scheme="viridis"))
+    measured = (
+        alt.Chart(grid[["batch", "cores", "latency_ms"]])
+        .mark_point(filled=True, size=60)
+        .encode(x, y, color)
+    )
+    lines = alt.Chart(fitted).mark_line().encode(x, y, color)
+    return (lines + measured).properties(
+        width=width, height=height, title="measured (points) vs fitted l(b, c) (lines)"
+    )
+
+
+def trace_chart(trace: np.ndarray, width: int = 520, height: int = 180) -> alt.LayerChart:
+    """The Twitter trace as hourly means, with a rule where each IPA pattern starts (00_tour).
+
+    Parameters
+    ----------
+    trace : per-second counts (:func:`ssloserve.traces.twitter_trace`); may be empty when
+        the trace is absent, and the title then says so
+    width, height : size in pixels
+
+    Returns
+    -------
+    An ``altair.LayerChart``.
+
+    Examples
+    --------
+    >>> ch = trace_chart(np.ones(2 * 86400, dtype=int))
+    >>> len(ch.layer), ch.title
+    (2, 'The Twitter trace (before damping)')
+    >>> trace_chart(np.zeros(0, dtype=int)).title
+    'The Twitter trace is not present ($SSLOSERVE_DATA): nothing to draw'
+    """
+    from .traces import SEGMENTS
+
+    t = np.asarray(trace)
+    hourly = pd.DataFrame({"day": np.arange(len(t)) // 3600 / 24, "count": t})
+    hourly = hourly.groupby("day")["count"].mean().reset_index()
+    first = [(name, parts[0][0] / 86400) for name, parts in SEGMENTS.items()]
+    starts = pd.DataFrame(first, columns=["pattern", "day"])
+    y = alt.Y("count:Q", title="tweets per second (hourly mean)")
+    line = alt.Chart(hourly).mark_line(strokeWidth=1).encode(x="day:Q", y=y)
+    rules = alt.Chart(starts).mark_rule(color="#e45756").encode(x="day:Q", tooltip=["pattern"])
+    title = "The Twitter trace (before damping)"
+    if len(t) == 0:
+        title = "The Twitter trace is not present ($SSLOSERVE_DATA): nothing to draw"
+    return (line + rules).properties(width=width, height=height, title=title)
+
+
+def patterns_chart(segments: dict, window_s: int = 10) -> alt.FacetChart:
+    """Each load pattern's mean (line) and range (band) per ``window_s`` seconds (00_tour).
+
+    Parameters
+    ----------
+    segments : name -> :class:`~ssloserve.traces.Segment` (or anything with ``.rates``)
+    window_s : seconds per window
+
+    Returns
+    -------
+    An ``altair.FacetChart``, one panel per pattern, two columns.
+
+    Examples
+    --------
+    >>> from ssloserve.traces import segment
+    >>> ch = patterns_chart({"bursty": segment("bursty", source="synthetic")})
+    >>> ch.to_dict()["facet"]["field"]
+    'pattern'
+    """
+    frames = []
+    for name, s in segments.items():
+        rates = np.asarray(s.rates)
+        t = np.arange(len(rates))
+        df = pd.DataFrame({"minute": t // window_s * window_s / 60, "rps": rates})
+        agg = df.groupby("minute").rps.agg(["mean", "min", "max"]).reset_index()
+        frames.append(agg.assign(pattern=name))
+    windows = pd.concat(frames, ignore_index=True)
+    base = alt.Chart(windows).encode(x=alt.X("minute:Q", title="minute"))
+    band = base.mark_area(opacity=0.3).encode(
+        alt.Y("min:Q", title="requests per second"), y2="max:Q"
+    )
+    title = f"The {len(segments)} 20-minute load patterns ({window_s}-s windows)"
+    return (
+        (band + base.mark_line().encode(y="mean:Q"))
+        .properties(width=220, height=130)
+        .facet(facet="pattern:N", columns=2, title=title)
+    )
+
+
+def policy_timeline_chart(runs: dict, window_s: int = 10, width: int = 460) -> alt.FacetChart:
+    """Load, cores held and SLO violation % per window, one line per policy (00_tour).
+
+    Parameters
+    ----------
+    runs : system name -> :class:`~ssloserve.runtime.result.Result` of the same workload;
+        names must be in :data:`ssloserve.palette.SYSTEM_COLORS`
+    window_s : seconds per window (:meth:`~ssloserve.runtime.result.Result.per_window`)
+    width : width in pixels
+
+    Returns
+    -------
+    An ``altair.FacetChart`` with three rows: load (RPS), cores, violation_pct.
+
+    Examples
+    --------
+    >>> from ssloserve.latency import LatencyModel
+    >>> from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+    >>> from ssloserve.runtime.api import run
+    >>> from ssloserve.workloads import Workload
+    >>> v = Variant("m", 0.5, LatencyModel(10.0, 1.0, 5.0, 1.0))
+    >>> p = Pipeline.chain(Stage("s", (v,)))
+    >>> w = Workload.from_rates([5, 5, 5], seed=0, slo_ms=500.0)
+    >>> r = run(p, w, Config({"s": StageConfig("m", replicas=1)}), "sim", seed=0)
+    >>> ch = policy_timeline_chart({"static peak": r})
+    >>> ch.to_dict()["facet"]["row"]["field"]
+    'metric'
+    """
+    windows = pd.concat(
+        [r.per_window(window_s).assign(policy=label) for label, r in runs.items()],
+        ignore_index=True,
+    )
+    windows["minute"] = windows.second / 60
+    tidy = windows.melt(["minute", "policy"], ["cores", "violation_pct"], var_name="metric")
+    first = next(iter(runs))
+    load = windows[windows.policy == first].assign(metric="load (RPS)", policy="load")
+    tidy = pd.concat([load.rename(columns={"rps": "value"})[tidy.columns], tidy])
+    scale = system_scale(["load", *runs])
+    return (
+        alt.Chart(tidy)
+        .mark_line()
+        .encode(
+            x="minute:Q",
+            y=alt.Y("value:Q", title=None),
+            color=alt.Color("policy:N", scale=scale, title=None),
+        )
+        .properties(width=width, height=110)
+        .facet(row=alt.Row("metric:N", sort=["load (RPS)", "cores", "violation_pct"], title=None))
+        .resolve_scale(y="independent")
+    )
+
+
+def latency_explorer(model, max_batch: int = 16, max_cores: float = 32.0) -> SliderChart:
+    """l(b, c) against cores for a batch chosen with a slider, the chosen c marked (00_tour).
+
+    Every (b, c) on the sliders' grid (b = 1..max_batch, c in steps of 0.5) is computed
+    here; the two sliders are Vega-Lite parameters that filter the precomputed table, so the
+    chart works in the static book with no kernel. They start at
+    :func:`ssloserve.ui.latency_point`'s defaults (b = 4, c = 4).
+
+    Parameters
+    ----------
+    model : the :class:`~ssloserve.latency.LatencyModel`
+    max_batch, max_cores : slider ranges
+
+    Returns
+    -------
+    A :class:`SliderChart` (its ``.chart`` is the Altair chart).
+
+    Examples
+    --------
+    >>> from ssloserve.latency import LatencyModel
+    >>> sc = latency_explorer(LatencyModel(20.0, 5.0, 40.0, 2.0), max_batch=4, max_cores=4)
+    >>> spec = sc.to_dict()
+    >>> sorted(p["name"] for p in spec["params"])
+    ['b', 'c']
+    >>> len(spec["datasets"][spec["data"]["name"]])  # 4 batches x 8 core counts
+    32
+    """
+    from .ui import defaults, latency_point
+
+    d = defaults(latency_point)
+    rows = []
+    for b in range(1, max_batch + 1):
+        for c in np.arange(0.5, max_cores + 0.25, 0.5):
+            r = latency_point(model, b, float(c))
+            rows.append({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()})
+    table = pd.DataFrame(rows)
+    b = alt.param(
+        name="b",
+        value=d["b"],
+        bind=alt.binding_range(min=1, max=max_batch, step=1, name="batch b "),
+    )
+    c = alt.param(
+        name="c",
+        value=d["c"],
+        bind=alt.binding_range(min=0.5, max=max_cores, step=0.5, name="cores c "),
+    )
+    base = alt.Chart(table).transform_filter("datum.b == b")
+    x = alt.X("c:Q", title="cores c", scale=alt.Scale(type="log", base=2))
+    y = alt.Y("latency_ms:Q", title="latency l(b, c) (ms)", scale=alt.Scale(type="log"))
+    line = base.mark_line().encode(x=x, y=y)
+    here = base.transform_filter("datum.c == c")
+    point = here.mark_point(filled=True, size=120, color="#e45756").encode(
+        x=x, y=y, tooltip=list(table.columns)
+    )
+    label = (
+        here.transform_calculate(
+            text="'l = ' + format(datum.latency_ms, '.1f') + ' ms, h = '"
+            " + format(datum.throughput_rps, '.1f') + ' RPS, speed-up '"
+            " + format(datum.speedup, '.2f') + ' of at most ' + format(datum.max_speedup, '.2f')"
+        )
+        .mark_text(align="left", x=5, y=-12, fontSize=12)
+        .encode(text="text:N")
+    )
+    chart = (line + point + label).add_params(b, c).properties(width=460, height=260)
+    return SliderChart(chart)

@@ -130,7 +130,7 @@ def test_missing_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
     with pytest.raises(DataNotFoundError, match="saeid93/sponge"):
-        catalog.sponge_grid()
+        catalog.sponge_grid(source="data")
 
 
 # ----------------------------------------------------------------------------- real tables
@@ -243,3 +243,27 @@ def test_table_interpolation_is_exact_for_the_model(g, d, e, h, c, b):
     cs = [1, 4, 16] * 3
     t = catalog.LatencyTable(bs, cs, m.latency(bs, cs))
     assert t.latency(b, c) == pytest.approx(m.latency(b, c), rel=1e-9)
+
+
+def test_sponge_grid_falls_back_to_a_seeded_synthetic_twin(monkeypatch, tmp_path):
+    """Without the data (chapter 00_tour run by a learner), sponge_grid() draws the same 30
+    (b, c) points from PAPERS.md 0.1's model and says so; the noise is seeded and centred on
+    that model: fits averaged over seeds recover its parameters."""
+    monkeypatch.setenv("SSLOSERVE_DATA", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    g = catalog.sponge_grid()
+    assert g.attrs["source"] == "synthetic" and g.model.iloc[0] == "yolov5n (synthetic)"
+    assert sorted(g.batch.unique()) == [1, 2, 4, 8, 16] and len(g) == 30
+    assert sorted(g.cores.unique()) == [1, 2, 4, 8, 16, 32]
+    assert g.equals(catalog.sponge_grid(seed=0))
+    assert not g.equals(catalog.sponge_grid(seed=1))
+    fits = np.array(
+        [
+            catalog.LatencyTable.from_frame(catalog.sponge_grid(seed=s)).fit().params
+            for s in range(40)
+        ]
+    )
+    mean = fits.mean(axis=0)
+    assert mean[:3] == pytest.approx([18.3, 4.5, 45.6], rel=0.1)
+    with pytest.raises(ValueError, match="source must be"):
+        catalog.sponge_grid(source="real")

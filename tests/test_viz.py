@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
+import numpy as np
 import pandas as pd
 import pytest
 
 from ssloserve import viz
+from ssloserve.palette import SYSTEM_COLORS
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +101,109 @@ def test_interactive_charts_are_offline_widgets():
     esm = esm if isinstance(esm, str) else str(esm)
     assert len(esm) > 100_000
     assert not re.search(r"""import[^;]{0,200}["']https?://""", esm)
+
+
+# ------------------------------------------------------------------ colours and sliders
+
+
+def _color_scales(spec) -> list[dict]:
+    """Every color encoding's scale found anywhere in a Vega-Lite spec."""
+    out = []
+    if isinstance(spec, dict):
+        enc = spec.get("encoding", {})
+        if isinstance(enc, dict) and isinstance(enc.get("color"), dict):
+            out.append(enc["color"].get("scale", {}))
+        for v in spec.values():
+            out += _color_scales(v)
+    elif isinstance(spec, list):
+        for v in spec:
+            out += _color_scales(v)
+    return out
+
+
+def _system_runs():
+    from ssloserve.latency import LatencyModel
+    from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant
+    from ssloserve.runtime.api import run
+    from ssloserve.workloads import Workload
+
+    v = Variant("m", 0.5, LatencyModel(10.0, 1.0, 5.0, 1.0))
+    p = Pipeline.chain(Stage("s", (v,)))
+    w = Workload.from_rates([5, 9, 5, 5], seed=0, slo_ms=500.0)
+    runs = {}
+    for name, n in (("static peak", 2), ("HPA-like", 1)):
+        runs[name] = run(p, w, Config({"s": StageConfig("m", replicas=n)}), "sim", seed=0)
+    return runs
+
+
+def test_a_system_has_one_colour_in_every_chart():
+    """The tour's timeline and FA2's charts take each system's colour from SYSTEM_COLORS."""
+    from ssloserve.fa2 import cost_vs_rate, video_pipeline
+    from ssloserve.fa2.ui import cost_chart, timeline_chart
+
+    assert len(set(SYSTEM_COLORS.values())) == len(SYSTEM_COLORS)
+    p = video_pipeline(source="fallback")
+    per_s = pd.DataFrame(
+        dict(
+            system=["FA2"] * 3 + ["SLO split"] * 3,
+            second=[0, 1, 2] * 2,
+            rate_rps=1.0,
+            cores=2.0,
+            violation_pct=0.0,
+        )
+    )
+    charts = [
+        viz.policy_timeline_chart(_system_runs()),
+        cost_chart(cost_vs_rate(p, [5, 10], 780.0)),
+        timeline_chart(per_s),
+    ]
+    seen = 0
+    for ch in charts:
+        scales = [s for s in _color_scales(ch.to_dict()) if "domain" in s]
+        assert scales, "a chart of systems must colour them with palette.system_scale"
+        for s in scales:
+            for name, colour in zip(s["domain"], s["range"], strict=True):
+                assert SYSTEM_COLORS[name] == colour, name
+                seen += 1
+    assert seen >= 6
+
+
+def test_latency_explorer_holds_latency_point_for_every_slider_position():
+    from ssloserve.latency import LatencyModel
+    from ssloserve.ui import latency_point
+
+    m = LatencyModel(18.3, 4.5, 45.6, 1.5)
+    sc = viz.latency_explorer(m, max_batch=3, max_cores=2.0)
+    spec = sc.to_dict()
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert {(r["b"], r["c"]) for r in rows} == {
+        (b, c) for b in (1, 2, 3) for c in (0.5, 1.0, 1.5, 2.0)
+    }
+    for r in rows:
+        want = latency_point(m, r["b"], r["c"])
+        assert r["latency_ms"] == pytest.approx(want["latency_ms"], abs=1e-3)
+        assert r["speedup"] == pytest.approx(want["speedup"], abs=1e-3)
+    params = {p["name"]: p for p in spec["params"]}
+    assert params["b"]["value"] == 4 and params["c"]["value"] == 4.0  # latency_point's
+    assert params["b"]["bind"]["input"] == "range" and params["c"]["bind"]["max"] == 2.0
+    # the committed output is the Vega-Lite spec itself, the same text on every run
+    b1, b2 = sc._repr_mimebundle_(), viz.latency_explorer(m, 3, 2.0)._repr_mimebundle_()
+    mime = next(k for k in b1 if "vegalite" in k)
+    assert b1 == b2 and json.loads(b1[mime])["params"] == spec["params"]
+
+
+def test_tour_charts_render_to_svg_offline():
+    from ssloserve.catalog import sponge_grid
+    from ssloserve.latency import LatencyModel
+    from ssloserve.traces import segment
+
+    grid = sponge_grid(source="synthetic")
+    m = LatencyModel(18.3, 4.5, 45.6, 1.5)
+    segs = {n: segment(n, source="synthetic") for n in ("bursty", "steady_low")}
+    for ch in (
+        viz.fit_chart(grid, m),
+        viz.trace_chart(np.arange(3 * 86400) % 50),
+        viz.patterns_chart(segs),
+        viz.policy_timeline_chart(_system_runs()),
+    ):
+        assert viz.to_svg(ch).startswith("<svg")

@@ -15,6 +15,7 @@ import networkx as nx
 import pandas as pd
 
 from ..errors import InfeasibleError
+from ..palette import system_scale
 from ..pipeline import Config, Pipeline
 from .baselines import slo_split_plan
 from .experiments import video_pipeline
@@ -123,7 +124,7 @@ def cost_chart(table: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("rate_rps:Q", title="arrival rate (RPS)"),
             y=alt.Y("cores:Q", title="cores"),
-            color=alt.Color("system:N", title=None),
+            color=alt.Color("system:N", title=None, scale=system_scale(table.system)),
             strokeDash=alt.StrokeDash("system:N", title=None),
         )
         .properties(width=420, height=220)
@@ -137,7 +138,7 @@ def timeline_chart(per_second: pd.DataFrame, bin_s: int = 10) -> alt.VConcatChar
 
     Examples
     --------
-    >>> ps = pd.DataFrame(dict(system=["a"] * 20, second=range(20), rate_rps=1.0, cores=2.0,
+    >>> ps = pd.DataFrame(dict(system=["FA2"] * 20, second=range(20), rate_rps=1.0, cores=2.0,
     ...                        violation_pct=0.0))
     >>> isinstance(timeline_chart(ps), alt.VConcatChart)
     True
@@ -155,7 +156,7 @@ def timeline_chart(per_second: pd.DataFrame, bin_s: int = 10) -> alt.VConcatChar
         .encode(x=x, y=alt.Y("rate_rps:Q", title="load (RPS)"))
         .properties(width=520, height=90)
     )
-    color = alt.Color("system:N", title=None)
+    color = alt.Color("system:N", title=None, scale=system_scale(agg.system))
     cores = (
         alt.Chart(agg)
         .mark_line()

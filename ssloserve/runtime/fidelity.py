@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,6 +31,8 @@ __all__ = [
     "compare",
     "fidelity_table",
     "read_recorded_table",
+    "RECORDED_TABLE",
+    "recorded_or_live_table",
     "background_cores",
     "own_cpu_s",
 ]
@@ -192,3 +195,38 @@ def read_recorded_table(path) -> pd.DataFrame:
         raise ValueError(f"{path}: no Markdown table (header, rule, rows) found")
     header = [c.replace(" ", "_") for c in rows[0]]
     return pd.DataFrame(rows[2:], columns=header)
+
+
+#: Where ``python benchmarks/bench_emu.py --fidelity`` records the table, in a source checkout.
+RECORDED_TABLE = Path(__file__).resolve().parents[2] / "benchmarks" / "fidelity.md"
+
+
+def recorded_or_live_table(quick: bool, record=RECORDED_TABLE) -> tuple[pd.DataFrame, str]:
+    """The fidelity table for chapter 00_tour: the recorded one in quick mode, else live.
+
+    Four live runs take about 40 s, too long for a quick run of the chapter, so in quick
+    mode the table recorded in ``record`` is read (when that file exists).
+
+    Parameters
+    ----------
+    quick : the chapter's quick setting (``$SSLOSERVE_QUICK``)
+    record : the recorded table (default: ``benchmarks/fidelity.md`` of the checkout)
+
+    Returns
+    -------
+    ``(table, where)``: the table (as :func:`read_recorded_table` or
+    :func:`fidelity_table` gives it) and a sentence saying where it came from.
+
+    Examples
+    --------
+    >>> t, where = recorded_or_live_table(True)
+    >>> where.startswith("read from benchmarks/fidelity.md"), "setting" in t.columns
+    (True, True)
+    """
+    record = Path(record)
+    if quick and record.is_file():
+        return (
+            read_recorded_table(record),
+            f"read from benchmarks/{record.name} (python benchmarks/bench_emu.py --fidelity)",
+        )
+    return fidelity_table(progress=False), "computed now by fidelity_table()"

@@ -17,13 +17,27 @@ Modules, one concept each:
   (:func:`switch`, :data:`BRANCHES`);
 - :mod:`~ssloserve.biscale.policy` -- :class:`BiscalePolicy` for ``ssloserve.run``;
 - :mod:`~ssloserve.biscale.baselines` -- horizontal only, vertical only, InferLine-like, and
-  the drop limits (:data:`DROP_LIMITS`).
+  the drop limits (:data:`DROP_LIMITS`);
+- :mod:`~ssloserve.biscale.experiments` -- the chapter's experiments (the four Twitter
+  patterns, the step load, the drop limits; also run by benchmarks/bench_biscale.py).
 
 The Amdahl equations (p(b), speedup, the bound, the largest useful core count) are in
 :mod:`ssloserve.latency`.
 """
 
 from .baselines import DROP_LIMITS, drop_options, horizontal_only, inferline_like, vertical_only
+from .experiments import (
+    PATTERNS,
+    SYSTEMS,
+    VERTICAL_ONE,
+    VIDEO_SLO_MS,
+    compare_drop_limits,
+    compare_patterns,
+    headline,
+    run_systems,
+    step_experiment,
+    step_rates,
+)
 from .oracle import brute_force_horizontal, brute_force_vertical, random_instance
 from .plans import (
     MAX_CORES,
@@ -62,4 +76,14 @@ __all__ = [
     "horizontal_only",
     "vertical_only",
     "inferline_like",
+    "VIDEO_SLO_MS",
+    "PATTERNS",
+    "SYSTEMS",
+    "VERTICAL_ONE",
+    "run_systems",
+    "compare_patterns",
+    "step_rates",
+    "step_experiment",
+    "compare_drop_limits",
+    "headline",
 ]

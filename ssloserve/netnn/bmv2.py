@@ -180,11 +180,18 @@ class Compiled:
     warnings: tuple[str, ...]
 
 
-def compile_program(p4_file, out_dir, p4c: str | None = None) -> Compiled:
+def compile_program(
+    p4_file,
+    out_dir,
+    p4c: str | None = None,
+    timeout_s: float = 1800.0,
+    memory_gb: float | None = None,
+) -> Compiled:
     """Compile one program with p4c for BMv2/v1model.
 
-    Raises :class:`~ssloserve.errors.ToolError` with p4c's message when it fails; its
-    warnings (lines naming ``warning``) come back in :attr:`Compiled.warnings`.
+    Raises :class:`~ssloserve.errors.ToolError` with p4c's message when it fails, takes
+    longer than ``timeout_s`` or needs more than ``memory_gb`` of address space (None: no
+    limit); its warnings (lines naming ``warning``) come back in :attr:`Compiled.warnings`.
     """
     p4c = p4c or require_tools()["p4c"]
     p4_file, out_dir = Path(p4_file), Path(out_dir)
@@ -195,7 +202,16 @@ def compile_program(p4_file, out_dir, p4c: str | None = None) -> Compiled:
     else:
         cmd = [p4c, "--target", "bmv2", "--arch", "v1model", "-o", str(out_dir), str(p4_file)]
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    try:
+        res = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            preexec_fn=None if memory_gb is None else _limit_memory(memory_gb),
+        )
+    except subprocess.TimeoutExpired as e:
+        raise ToolError(f"p4c did not finish {p4_file} within {timeout_s:.0f} s") from e
     seconds = time.perf_counter() - t0
     if res.returncode != 0:
         raise ToolError(f"p4c failed on {p4_file}:\n{(res.stderr or res.stdout)[-4000:]}")
@@ -241,6 +257,16 @@ def model_frames(plan: PartitionPlan, model: IntegerModel, x_u8: np.ndarray) -> 
     return frames
 
 
+def _limit_memory(gb: float):
+    def limit():  # runs in the child before p4c starts
+        import resource
+
+        n = int(gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (n, n))
+
+    return limit
+
+
 _CLI_ERROR = re.compile(r"^(Error|Invalid|.*(error|exception|not found|unknown))", re.I | re.M)
 
 
@@ -254,10 +280,12 @@ def _wait_for_port(port: int, proc, log: Path, timeout_s: float) -> tuple[float,
                 f"opened. Its log ({log}):\n{_tail(log)}"
             )
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return last, time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                if s.getsockname() != s.getpeername():  # not a TCP self-connection
+                    return last, time.monotonic()
         except OSError:
-            last = time.monotonic()
+            pass
+        last = time.monotonic()
         if last - t0 > timeout_s:
             raise ToolError(
                 f"simple_switch's Thrift port {port} did not open within {timeout_s:.0f} s. "
@@ -309,7 +337,7 @@ def _run_switch(tools, name, json_path, wd, inputs, commands, expect, *, device,
             refused, opened = _wait_for_port(thrift, proc, log, timeout_s)
             cli = subprocess.run(
                 [tools["simple_switch_CLI"], "--thrift-port", str(thrift)],
-                input=commands + "set_queue_depth 1000000\n",
+                input=commands.rstrip("\n") + "\nset_queue_depth 1000000\n",
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,
@@ -340,10 +368,7 @@ def _run_switch(tools, name, json_path, wd, inputs, commands, expect, *, device,
 def _collect(wd, expect, proc, log, name, timeout_s):
     t0 = time.monotonic()
     while True:
-        got = {
-            p: (read_pcap(wd / f"{p}_out.pcap", True) if (wd / f"{p}_out.pcap").exists() else [])
-            for p in expect
-        }
+        got = {p: _sent(wd / f"{p}_out.pcap") for p in expect}
         if all(len(got[p]) >= n for p, n in expect.items()):
             return got
         if proc.poll() is not None or time.monotonic() - t0 > timeout_s:
@@ -354,6 +379,11 @@ def _collect(wd, expect, proc, log, name, timeout_s):
                 f"Its log ({log}):\n{_tail(log)}"
             )
         time.sleep(0.05)
+
+
+def _sent(path: Path) -> list:
+    """Frames (with times) in an output pcap that BMv2 may still be writing."""
+    return read_pcap(path, True) if path.exists() and path.stat().st_size >= 24 else []
 
 
 def _free_port() -> int:

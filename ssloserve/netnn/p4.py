@@ -50,7 +50,6 @@ _HEADER = """/* NetNN switch {name}: {what}
 #include <v1model.p4>
 
 const bit<16> ETHERTYPE_NN = 0x1234;
-const bit<32> SLOTS = {slots};
 
 header ethernet_t {{
     bit<48> dst_addr;
@@ -167,10 +166,12 @@ def emit_switch(cfg: SwitchConfig) -> str:
         f"layer {cfg.layer} ({s.name}, {s.kind}), output channels {cfg.lo}..{cfg.hi - 1} "
         f"of {s.out_channels}, {n_up} upstream switch(es)"
     )
-    out = [_HEADER.format(name=cfg.name, what=what, slots=cfg.slots)]
+    out = [_HEADER.format(name=cfg.name, what=what)]
+    out.append(f"const bit<32> SLOTS = {cfg.slots};\n")
     out.append(f"const bit<8>  PREV_LAYER = {cfg.layer - 1};\n")
     out.append(f"const bit<8>  MY_LAYER = {cfg.layer};\nconst bit<8>  MY_PART = {cfg.part};\n")
-    out.append(f"const bit<32> N_ACC = {n_acc};\n")
+    if n_up > 1:  # only what the program uses: p4c warns about unused constants
+        out.append(f"const bit<32> N_ACC = {n_acc};\n")
     out.append(f"const bit<32> ALL_ARRIVED = 0x{(1 << n_up) - 1:x};\n\n")
     slices = _in_slices(cfg)
     for q, _, n in slices:
@@ -329,7 +330,7 @@ def _emit_ingress(cfg: SwitchConfig) -> str:
     n = cfg.shape.out_values
     what = f"ingress (NetNN's packet generator): {n} input bytes, fan-out to layer 1"
     out = [
-        _HEADER.format(name=cfg.name, what=what, slots=cfg.slots),
+        _HEADER.format(name=cfg.name, what=what),
         "\n",
         _header_type("in0_t", n),
     ]

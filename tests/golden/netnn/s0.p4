@@ -5,7 +5,6 @@
 #include <v1model.p4>
 
 const bit<16> ETHERTYPE_NN = 0x1234;
-const bit<32> SLOTS = 16;
 
 header ethernet_t {
     bit<48> dst_addr;

@@ -5,7 +5,6 @@
 #include <v1model.p4>
 
 const bit<16> ETHERTYPE_NN = 0x1234;
-const bit<32> SLOTS = 16;
 
 header ethernet_t {
     bit<48> dst_addr;
@@ -19,10 +18,10 @@ header nn_t {
     bit<8>  part;
     bit<16> count;
 }
+const bit<32> SLOTS = 16;
 const bit<8>  PREV_LAYER = 0;
 const bit<8>  MY_LAYER = 1;
 const bit<8>  MY_PART = 1;
-const bit<32> N_ACC = 6;
 const bit<32> ALL_ARRIVED = 0x1;
 
 header in0_t {

@@ -5,7 +5,6 @@
 #include <v1model.p4>
 
 const bit<16> ETHERTYPE_NN = 0x1234;
-const bit<32> SLOTS = 16;
 
 header ethernet_t {
     bit<48> dst_addr;
@@ -19,6 +18,7 @@ header nn_t {
     bit<8>  part;
     bit<16> count;
 }
+const bit<32> SLOTS = 16;
 const bit<8>  PREV_LAYER = 1;
 const bit<8>  MY_LAYER = 2;
 const bit<8>  MY_PART = 1;

@@ -8,11 +8,21 @@ Run from the repository root (full setting; add SSLOSERVE_QUICK=1 for a fast che
 
 Prints markdown tables (recorded in benchmarks/netnn.md). Speeds are measured on this shared,
 noisy machine; compare them within one run (the ratio column), not across runs.
+
+With ``--bmv2`` it runs the real-switch section instead (needs p4c and BMv2 on PATH): compile
+time and JSON size of every switch's program (the paper's 18-switch layout and every data
+set's detector), and BMv2's packets per second beside the reference executor's on the same
+programs and samples:
+
+    SSLOSERVE_DATA=/work/shared/data .venv/bin/python benchmarks/bench_netnn.py --bmv2
 """
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -215,10 +225,91 @@ def families_section() -> None:
     print(md(table))
 
 
-if __name__ == "__main__":
-    import sys
+def bmv2_section(n_samples: int = 400, compile_timeout_s: float = 1800.0) -> None:
+    """Compile time and JSON size per switch; BMv2 and executor packets/s side by side."""
+    from ssloserve.errors import ToolError
+    from ssloserve.netnn.bmv2 import compile_program, require_tools, run_bmv2
 
-    if sys.argv[1:] == ["families"]:  # only the held-out family section
+    tools = require_tools()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    print(f"tools: {tools}\n")
+    dets = [experiment.flow_detector(n, seed=0) for n in ("CIC-IDS2017", "NSL-KDD", "UNSW-NB15")]
+    dets.append(experiment.packet_detector(seed=0))
+    paper = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=0)
+    cases = [("NetNN paper layout (random int8 weights)", paper)]
+    cases += [(f"{d.name} detector", d.qmodel) for d in dets]
+    work = Path(tempfile.mkdtemp(prefix="bench-bmv2-"))
+
+    # 1. compile every program
+    rows = []
+    for name, m in cases:
+        plan = mapper.partition(m, switch.BMV2)
+        bundle = p4.emit(plan, m)
+        out = work / name.split()[0]
+        bundle.write(out / "src")
+        for sw, src in bundle.programs.items():
+            row = {"model": name, "layout": plan.layout, "switch": sw}
+            row["P4 kB"] = len(src.encode()) / 1000
+            row["CLI commands"] = bundle.commands[sw].count("\n")
+            try:
+                c = compile_program(
+                    out / "src" / f"{sw}.p4",
+                    out / "build",
+                    tools["p4c"],
+                    timeout_s=compile_timeout_s,
+                    memory_gb=8,
+                )
+                row.update({"compile s": c.seconds, "JSON MB": c.json_bytes / 1e6})
+                row["p4c warnings"] = len(c.warnings)
+            except ToolError as e:
+                row["compile s"] = float("nan")
+                row["p4c warnings"] = str(e).splitlines()[-1][:80]
+            rows.append(row)
+            print(f"compiled {name} {sw}: {row.get('compile s')}", flush=True)
+    print("\n## p4c: compile time and BMv2 JSON size per switch\n")
+    print(md(pd.DataFrame(rows)))
+
+    # 2. BMv2 against the executor on the same programs and samples
+    speed = []
+    for d in dets:
+        plan = mapper.partition(d.qmodel, switch.BMV2)
+        x = d.x_test[:n_samples]
+        r = run_bmv2(plan, d.qmodel, x, work / "run" / d.name.replace(" ", "_"))
+        ex = execute(plan, d.qmodel, x)
+        bx = execute_batched(plan, d.qmodel, x)
+        sw = r.switches
+        busy = (sw["frames in"] / sw["packets/s"]).sum()
+        speed.append(
+            {
+                "data set": d.name,
+                "layout": plan.layout,
+                "samples": len(x),
+                "three-way equal": r.equal,
+                "frames": int(sw["frames in"].sum()),
+                "BMv2 packets/s (all switches, one at a time)": sw["frames in"].sum() / busy,
+                "BMv2 slowest switch packets/s": sw["packets/s"].min(),
+                "executor packets/s": ex.packets_per_second,
+                "batched executor packets/s": bx.packets_per_second,
+                "executor / BMv2": ex.packets_per_second / (sw["frames in"].sum() / busy),
+                "batched / BMv2": bx.packets_per_second / (sw["frames in"].sum() / busy),
+                "batched equal": bool(np.array_equal(bx.logits, r.model)),
+            }
+        )
+        print(md(sw.assign(**{"data set": d.name})), "\n", flush=True)
+    print("\n## BMv2 and the reference executor, same programs, same samples\n")
+    print(md(pd.DataFrame(speed)))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("section", nargs="?", choices=["families"], help="only this section")
+    ap.add_argument("--bmv2", action="store_true", help="run the real-switch section")
+    ap.add_argument("--samples", type=int, default=400, help="samples per data set on BMv2")
+    a = ap.parse_args()
+    if a.bmv2:
+        bmv2_section(a.samples)
+    elif a.section == "families":  # only the held-out family section
         torch.set_num_threads(1)
         families_section()
     else:

@@ -17,9 +17,12 @@ requests first.
 
 from .baselines import TWIN_SUFFIX, VPALikePolicy, horizontal_policy, static_policy, with_twin
 from .experiments import (
+    MACHINE_CORES,
     SYSTEMS,
     YOLOV5S_FIT,
     budget_workload,
+    machine_experiment,
+    machine_model,
     paper_experiment,
     paper_model,
     paper_rates,
@@ -56,5 +59,8 @@ __all__ = [
     "sponge_pipeline",
     "systems",
     "paper_experiment",
+    "MACHINE_CORES",
+    "machine_model",
+    "machine_experiment",
     "queue_ablation",
 ]

@@ -70,10 +70,13 @@ def with_twin(pipeline: Pipeline) -> Pipeline:
     return Pipeline.chain(Stage(st.name, (*st.variants, twin), max_batch=st.max_batch))
 
 
-def horizontal_policy(pipeline: Pipeline, slo_ms: float, cl_max_ms: float = 0.0, **kw) -> FA2Policy:
+def horizontal_policy(
+    pipeline: Pipeline, slo_ms: float, cl_max_ms: float = 0.0, replica_cores: float = 1.0, **kw
+) -> FA2Policy:
     """FA2-style horizontal scaling with 1-core replicas (the paper's foil).
 
-    :class:`~ssloserve.fa2.policy.FA2Policy` with ``cores_options=[1]`` and the stage's first
+    :class:`~ssloserve.fa2.policy.FA2Policy` with ``cores_options=[replica_cores]`` (1 core;
+    at this machine's scale the smallest step of the core grid) and the stage's first
     variant, planning against the budget left after the worst upload, ``slo_ms -
     cl_max_ms`` (FA2 knows one SLO, not each request's budget). ``kw`` goes to
     ``FA2Policy`` (interval, stabilisation, predictor, headroom, SLO safety factor; its
@@ -89,7 +92,7 @@ def horizontal_policy(pipeline: Pipeline, slo_ms: float, cl_max_ms: float = 0.0,
     StageConfig(variant='yolov5', replicas=1, cores=1.0, batch=3)
     """
     first = pipeline.stage(pipeline.order[0]).variants[0].name
-    opts = PlanOptions(variants={pipeline.order[0]: first}, cores_options=[1.0])
+    opts = PlanOptions(variants={pipeline.order[0]: first}, cores_options=[float(replica_cores)])
     return FA2Policy(pipeline, slo_ms - cl_max_ms, options=opts, **kw)
 
 

@@ -39,6 +39,9 @@ __all__ = [
     "sponge_pipeline",
     "systems",
     "paper_experiment",
+    "MACHINE_CORES",
+    "machine_model",
+    "machine_experiment",
     "queue_ablation",
     "cores_per_second",
 ]
@@ -160,7 +163,8 @@ def systems(
       ``"Sponge (worst case)"``: the same with the paper code's worst-case solver;
     - ``"horizontal (FA2, 1-core)"``: :func:`~ssloserve.sponge.baselines.horizontal_policy`
       replanning every second, told the worst upload ``cl_max_ms`` (the same knowledge
-      as the worst-case solver);
+      as the worst-case solver), with replicas of 1 core (of the smallest core count of
+      ``cores`` when given);
     - ``"VPA-like"``: :class:`~ssloserve.sponge.baselines.VPALikePolicy`;
     - ``"static peak"`` / ``"static half"``: one replica with the most cores of the grid
       (``c_max``; the paper's static 16) and half of that (static 8), batch for the peak
@@ -187,7 +191,12 @@ def systems(
             out[name] = VPALikePolicy(slo_ms, c_max, **kw)
         elif name == "horizontal (FA2, 1-core)":
             out[name] = horizontal_policy(
-                pipeline, slo_ms, cl_max_ms, interval_s=1.0, initial_rate_rps=float(rates[0])
+                pipeline,
+                slo_ms,
+                cl_max_ms,
+                replica_cores=1.0 if cores is None else float(min(cores)),
+                interval_s=1.0,
+                initial_rate_rps=float(rates[0]),
             )
         elif name in ("static peak", "static half"):
             c = top if name == "static peak" else top / 2
@@ -234,6 +243,70 @@ def paper_experiment(
     cl_max = float(slo_ms - w.budget_ms.min())
     p = sponge_pipeline(model)
     pols = systems(p, rates, slo_ms, cl_max, include=include)
+    kw = {**RUN_OPTIONS, **run_kw}
+    summary, per_second = compare(p, w, pols, runtime, **kw)
+    meta = dict(model=msrc, bandwidth=bsrc, cl_max_ms=cl_max, policies=pols, options=kw)
+    return summary, per_second, meta
+
+
+#: The core grid of the emulator on this machine: 0.25 to 1.5 cores.
+MACHINE_CORES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def machine_model(
+    model: LatencyModel, c_paper: float = 16.0, c_machine: float = 1.5
+) -> LatencyModel:
+    """The paper-scale model on this machine's cores: ``c`` cores here serve as ``c * k``
+    cores do in the paper, ``k = c_paper / c_machine``: ``l_m(b, c) = l(b, c k)``, so the
+    parallel part (gamma, epsilon) shrinks by ``k`` and the serial part (delta, eta) stays.
+    Latencies, the rates and the SLO are the paper's.
+
+    What does not carry over: the serial part still costs its full CPU time, so a request
+    needs more of this machine than of the paper's; and below one core a thread gets only
+    ``c`` of a core, so its serial part takes ``1 / c`` times longer than l(b, c) says.
+    The emulator shows both; the simulator and the solvers assume l(b, c).
+
+    Examples
+    --------
+    >>> m = LatencyModel(*YOLOV5S_FIT)
+    >>> mm = machine_model(m)
+    >>> bool(abs(mm.latency(2, 1.5) - m.latency(2, 16)) < 1e-9)
+    True
+    """
+    k = c_paper / c_machine
+    return LatencyModel(model.gamma / k, model.delta, model.epsilon / k, model.eta)
+
+
+def machine_experiment(
+    duration_s: int = 60,
+    payload_kb: float = 200,
+    slo_ms: float = 1000.0,
+    seed: int = 0,
+    *,
+    include=SYSTEMS,
+    source: str = "auto",
+    bandwidth: str = "auto",
+    runtime: str = "emu",
+    **run_kw,
+):
+    """The paper's setting at this machine's scale: a *burn* replica (real CPU under real
+    core limits) of :func:`machine_model` between 0.25 and 1.5 cores
+    (:data:`MACHINE_CORES`), the paper's rates, budgets and SLO; horizontal replicas of
+    0.25 cores, static at 1.5 and 0.75 cores. Returns what :func:`paper_experiment` does.
+
+    Examples
+    --------
+    >>> s, _, meta = machine_experiment(20, include=("Sponge", "static peak"), runtime="sim",
+    ...                                 source="fallback", bandwidth="synthetic")
+    >>> meta["policies"]["static peak"].config["detect"].cores
+    1.5
+    """
+    model, msrc = paper_model(source)
+    rates = paper_rates(duration_s, seed=seed)
+    w, bsrc = budget_workload(rates, payload_kb, slo_ms, bandwidth, seed)
+    cl_max = float(slo_ms - w.budget_ms.min())
+    p = sponge_pipeline(machine_model(model), kind="burn")
+    pols = systems(p, rates, slo_ms, cl_max, cores=MACHINE_CORES, include=include)
     kw = {**RUN_OPTIONS, **run_kw}
     summary, per_second = compare(p, w, pols, runtime, **kw)
     meta = dict(model=msrc, bandwidth=bsrc, cl_max_ms=cl_max, policies=pols, options=kw)

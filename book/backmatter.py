@@ -334,7 +334,7 @@ def fill_intro(text: str, chapters: list[tuple[str, str, str]], modules: list[st
             stem = next(c[0] for c in chapters if re.fullmatch(rf"\d\d_{key}", c[0]))
             fields[f"status_{key}"] = f"[chapter {int(stem[:2])}](chapters/{stem}.ipynb)"
         elif s["code"]:
-            fields[f"status_{key}"] = f"library code (`{PACKAGE}.{key}`), no chapter yet"
+            fields[f"status_{key}"] = f"library code (`{PACKAGE}.{key}`); chapter not built yet"
         else:
             fields[f"status_{key}"] = "planned: not built yet"
     for name in RUNTIMES:

@@ -393,7 +393,10 @@ class ReplanningPolicy:
         rec = self.plan_for(self.predict(obs.rates_rps))
         t = float(obs.t_s)
         self.history.append((t, rec))
-        self.history = [(u, c) for u, c in self.history if u > t - self.stabilisation_s + 1e-9]
+        # the window is the last stabilisation_s seconds, and always holds this recommendation
+        # (with stabilisation_s = 0 it is the only one: scale in at once)
+        lo = t - self.stabilisation_s + 1e-9
+        self.history = [(u, c) for u, c in self.history if u > lo or u >= t]
         # the most expensive recommendation of the window (the latest among equals)
         return max(self.history, key=lambda uc: (uc[1].cost, uc[0]))[1]
 

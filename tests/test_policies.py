@@ -173,6 +173,16 @@ def test_replanning_scales_out_at_once_and_in_after_the_window():
     assert seen[-1] == 2  # 1.5 RPS is below min_rate_rps
 
 
+def test_replanning_without_a_window_follows_every_recommendation():
+    # stabilisation_s = 0: no scale-in delay (it raised on an empty window before)
+    from ssloserve.policies import ReplanningPolicy
+
+    pol = ReplanningPolicy(_per_10_rps, predictor=lambda r: r[-1], headroom=1.0, stabilisation_s=0)
+    p = pipe()
+    got = [pol.decide(obs(t, [lam], base(), p))["a"].replicas for t, lam in ((1, 35), (2, 5))]
+    assert got == [4, 1]
+
+
 def test_replanning_takes_predictor_objects_and_callables():
     from ssloserve.policies import ReplanningPolicy
     from ssloserve.predictors import MovingAverage

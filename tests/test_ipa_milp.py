@@ -306,3 +306,26 @@ def test_pas_sums():
         pas([0.5], "normalized_sum", [[0.4, 0.6]])
     with pytest.raises(ValueError, match="unknown"):
         pas([0.5], "max")
+
+
+def test_fixed_replicas_per_stage_match_the_oracle():
+    import numpy as np
+
+    from ssloserve.ipa import random_instance
+
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        stages, rate, sla, a, b, g = random_instance(rng, 3, 3, 3)
+        reps = [int(x) for x in rng.integers(1, 6, size=3)]
+        try:
+            want = brute_force(stages, rate, 3 * sla, a, b, g, replicas=reps)
+        except InfeasibleError as e:
+            with pytest.raises(InfeasibleError) as got:
+                solve_chain(stages, rate, 3 * sla, a, b, g, replicas=reps)
+            assert got.value.constraint == e.constraint
+            continue
+        got = solve_chain(stages, rate, 3 * sla, a, b, g, replicas=reps)
+        assert [c.replicas for c in got] == reps
+        assert _value(stages, got, rate, a, b, g) == pytest.approx(
+            _value(stages, want, rate, a, b, g), abs=1e-9
+        )

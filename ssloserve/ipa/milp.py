@@ -29,9 +29,10 @@ The variables and why the programme is exactly IPA's problem (:mod:`ssloserve.ip
 - **Closest to the current plan, lexicographically.** Among optimal plans IPA prefers the one
   that changes fewest variants and batch sizes (each a cold start or a drained batch). With
   ``current`` given, a second solve keeps every constraint, adds
-  ``objective >= optimum - tol`` (``tol`` = :data:`~ssloserve.ipa.problem.TIE_TOL` relative)
-  and minimises the number of changes. Its feasible set is exactly the set of optimal plans
-  (up to ``tol``), so it cannot trade optimality for fewer changes. A tiny weight on changes
+  ``objective >= optimum - slack`` and minimises the number of changes; a plan it returns
+  that is not a tie by the exact rule (:func:`~ssloserve.ipa.problem.is_tie`, evaluated in
+  floating point outside the solver) is cut off and the solve repeated. So it returns an
+  optimal plan and cannot trade optimality for fewer changes. A tiny weight on changes
   in one solve could: it is safe only below the smallest gap between two distinct objective
   values, which real-valued data does not bound.
 
@@ -60,6 +61,8 @@ from .problem import (
     as_menu,
     evaluate,
     infeasible,
+    is_tie,
+    per_stage,
     stage_options,
 )
 from .scores import PAS_METHODS, rank_normalised
@@ -68,6 +71,11 @@ __all__ = ["SOLVERS", "solve_chain", "prune", "quiet_highs"]
 
 #: cvxpy's open MILP solvers this module drives (both are HiGHS underneath).
 SOLVERS = ("HIGHS", "SCIPY")
+#: Relative slack of the tie-break solve's bound ``objective >= best - slack`` (above the
+#: solver's tolerances; plans it admits are re-checked with the exact tie rule).
+SOLVER_SLACK = 1e-6
+#: Tie-break solves at most, each cutting off a plan that was not an exact tie.
+MAX_CUTS = 20
 _QUIET = False
 
 
@@ -206,7 +214,7 @@ def solve_chain(
     *,
     batches: Sequence[int] | None = None,
     pas_method: str = "multiply",
-    replicas: int | None = None,
+    replicas: int | Sequence[int] | None = None,
     solver: str = "HIGHS",
 ) -> list[Choice]:
     """IPA's plan for a chain: variant, batch and replicas per stage, by a MILP (chapter 03_ipa).
@@ -229,7 +237,8 @@ def solve_chain(
         the one with fewest changed variants and batch sizes is returned
     batches : batch sizes to consider (see :func:`~ssloserve.ipa.problem.as_menu`)
     pas_method : ``"multiply"`` (IPA), ``"sum"`` or ``"normalized_sum"`` (:func:`~ssloserve.ipa.scores.pas`)
-    replicas : fix every stage's replicas (a switch-only system: only variants and batches move)
+    replicas : fix the replicas, one count for every stage or one per stage (a switch-only
+        system: only variants and batches move)
     solver : ``"HIGHS"`` or ``"SCIPY"`` (cvxpy's names)
 
     Returns
@@ -280,7 +289,11 @@ def solve_chain(
     if int(max_replicas) < 1:
         raise ValueError(f"max_replicas must be >= 1, got {max_replicas!r}")
     menu = as_menu(stages, batches)
-    options = [stage_options(items, rate_rps, max_replicas, replicas) for items in menu]
+    fixed = per_stage(replicas, len(menu))
+    options = [
+        stage_options(items, rate_rps, max_replicas, n)
+        for items, n in zip(menu, fixed, strict=True)
+    ]
     if (
         any(not o for o in options)
         or sum(min(o.latency_ms for o in opts) for opts in options) > sla_ms + EPS_MS
@@ -326,6 +339,22 @@ def solve_chain(
         keep_v[o_i] = o.variant == current[s][0]
         keep_b[o_i] = o.batch == int(current[s][1])
     moves = 2 * len(options) - (keep_v + keep_b) @ y
-    tie = cp.Problem(cp.Minimize(moves), cons + [value >= best - TIE_TOL * max(1.0, abs(best))])
-    _solve(tie, solver)
-    return read()
+    # The solver's tolerances (1e-9 on every row) could cut off the optimum itself with a
+    # bound of best - TIE_TOL, so the solve gets SOLVER_SLACK and every plan it returns is
+    # checked against the exact tie rule; a plan that is not a tie is cut off and the solve
+    # repeated. If nothing else is left, the first solve's (optimal) plan stands.
+    slack = [value >= best - SOLVER_SLACK * max(1.0, abs(best))]
+    for _ in range(MAX_CUTS):
+        tie = cp.Problem(cp.Minimize(moves), cons + slack)
+        try:
+            _solve(tie, solver)
+        except RuntimeError:
+            return plan
+        cand = read()
+        if is_tie(
+            evaluate(menu, cand, rate_rps, alpha, beta, gamma, pas_method)["objective"], best
+        ):
+            return cand
+        chosen = [ix[int(np.argmax(y.value[ix]))] for ix in idx]
+        slack.append(cp.sum(y[chosen]) <= len(idx) - 1)  # not this plan again
+    return plan

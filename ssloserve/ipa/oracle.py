@@ -17,7 +17,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..latency import batch_delay_ms, replicas_needed
-from .problem import EPS_MS, Choice, as_menu, changes, infeasible, is_tie, objective, stage_options
+from .problem import (
+    EPS_MS,
+    Choice,
+    as_menu,
+    changes,
+    infeasible,
+    is_tie,
+    objective,
+    per_stage,
+    stage_options,
+)
 from .scores import PAS_METHODS, pas
 
 __all__ = ["brute_force", "random_instance"]
@@ -35,7 +45,7 @@ def brute_force(
     *,
     batches: Sequence[int] | None = None,
     pas_method: str = "multiply",
-    replicas: int | None = None,
+    replicas: int | Sequence[int] | None = None,
 ) -> list[Choice]:
     """Every plan of the chain, the best kept: same arguments, result and errors as
     :func:`~ssloserve.ipa.milp.solve_chain`.
@@ -62,19 +72,20 @@ def brute_force(
         raise ValueError(f"unknown PAS method {pas_method!r}; choose one of {PAS_METHODS}")
     menu = as_menu(stages, batches)
     menus = [[it.accuracy for it in items] for items in menu]
-    per_stage = []
-    for items in menu:
+    fixed = per_stage(replicas, len(menu))
+    choices = []
+    for items, fix in zip(menu, fixed, strict=True):
         rows = []
         for it in items:
             for b, l_ms in it.latency_ms.items():
                 need = replicas_needed(rate_rps, l_ms, b)
-                n = need if replicas is None else int(replicas)
+                n = need if fix is None else fix
                 if need <= n <= max_replicas:
                     lat = l_ms + batch_delay_ms(b, rate_rps)
                     rows.append((Choice(it.name, b, n), it.accuracy, lat, n * it.cores))
-        per_stage.append(rows)
+        choices.append(rows)
     scored = []
-    for combo in itertools.product(*per_stage):
+    for combo in itertools.product(*choices):
         lat = sum(r[2] for r in combo)
         if lat > sla_ms + EPS_MS:
             continue
@@ -84,7 +95,9 @@ def brute_force(
         )
         scored.append((value, [r[0] for r in combo]))
     if not scored:
-        opts = [stage_options(items, rate_rps, max_replicas, replicas) for items in menu]
+        opts = [
+            stage_options(it, rate_rps, max_replicas, n) for it, n in zip(menu, fixed, strict=True)
+        ]
         raise infeasible(opts, menu, rate_rps, sla_ms, max_replicas, replicas)
     best = max(v for v, _ in scored)
     ties = [p for v, p in scored if is_tie(v, best)]

@@ -42,6 +42,7 @@ __all__ = [
     "changes",
     "is_tie",
     "infeasible",
+    "per_stage",
 ]
 
 #: Batch sizes tried when a variant's latency does not list its own (a model or a callable).
@@ -202,6 +203,22 @@ def stage_options(
     return out
 
 
+def per_stage(replicas, n_stages: int) -> list:
+    """``replicas`` (None, one count, or one per stage) as one entry per stage.
+
+    Examples
+    --------
+    >>> per_stage(None, 2), per_stage(3, 2), per_stage([1, 4], 2)
+    ([None, None], [3, 3], [1, 4])
+    """
+    if replicas is None or isinstance(replicas, int | float):
+        return [None if replicas is None else int(replicas)] * n_stages
+    out = [int(r) for r in replicas]
+    if len(out) != n_stages:
+        raise ValueError(f"replicas has {len(out)} entries for {n_stages} stages")
+    return out
+
+
 def _find(items: Sequence[MenuItem], name: str) -> MenuItem:
     for it in items:
         if it.name == name:
@@ -292,12 +309,12 @@ def infeasible(
     rate_rps: float,
     sla_ms: float,
     max_replicas: int,
-    replicas: int | None = None,
+    replicas=None,
 ) -> InfeasibleError:
     """The error for a chain with no feasible plan: which constraint binds, what would do.
 
     A stage with no option at all cannot carry the rate within ``max_replicas`` (or the fixed
-    ``replicas``): no SLA helps, and ``nearest_feasible`` is the replica bound that would. Else
+    ``replicas``, one count or one per stage): no SLA helps, and ``nearest_feasible`` is the replica bound that would. Else
     the SLA binds and ``nearest_feasible`` is the smallest feasible SLA: the sum over stages of
     each stage's fastest option (stages add up independently).
 
@@ -308,6 +325,7 @@ def infeasible(
     >>> print(infeasible(opts, m, 30.0, 80.0, 100))
     SLA 80 ms is below the fastest plan at 30 RPS (100 ms); the smallest feasible SLA is 100 ms
     """
+    fixed = per_stage(replicas, len(options))
     for s, opts in enumerate(options):
         if not opts:
             need = min(
@@ -316,7 +334,7 @@ def infeasible(
                 for b, l_ms in it.latency_ms.items()
             )
             what = (
-                f"fixed replicas {replicas}"
+                f"{fixed[s]} fixed replicas"
                 if replicas is not None
                 else f"max_replicas {max_replicas}"
             )

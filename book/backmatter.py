@@ -165,6 +165,12 @@ def _home(mod, name: str, documented: set[str]) -> str:
         there = importlib.import_module(origin)
         if getattr(there, name, None) is obj and name in _exported(there):
             return origin
+    if origin is None:  # data: a package re-exports it from the submodule that defines it
+        for sub in sorted(documented, key=len, reverse=True):
+            if sub.startswith(mod.__name__ + "."):
+                there = importlib.import_module(sub)
+                if getattr(there, name, None) is obj and name in _exported(there):
+                    return sub
     return mod.__name__
 
 
@@ -173,14 +179,9 @@ def _directive(module: str, name: str, obj) -> list[str]:
     full = f"{module}.{name}"
     if inspect.isclass(obj):
         kind = "autoexception" if issubclass(obj, BaseException) else "autoclass"
-        # undoc-members: a dataclass field has no docstring, yet docstrings refer to it
-        return [
-            f".. {kind}:: {full}",
-            "   :members:",
-            "   :undoc-members:",
-            "   :show-inheritance:",
-            "",
-        ]
+        # No :undoc-members:: numpydoc "Attributes" sections already document the fields
+        # (twice would be a Sphinx warning); _ext/ssloserve_api.py links an undocumented one.
+        return [f".. {kind}:: {full}", "   :members:", "   :show-inheritance:", ""]
     if inspect.isroutine(obj):
         return [f".. autofunction:: {full}", ""]
     out = [f".. autodata:: {full}"]

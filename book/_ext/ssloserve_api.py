@@ -4,6 +4,8 @@
   (``ssloserve.run`` is ``ssloserve.runtime.api.run``); each is documented once, where it
   is defined. A cross reference to the other name (``:func:`ssloserve.run```) is resolved
   by importing it and pointing at the documented object, so docstrings may use either.
+  A reference to a field that a documented class declares without documenting it (a
+  dataclass field) links to the class.
 - **ASCII equations stay preformatted.** The library's docstrings write equations as an
   indented block after a line ending in ``:`` (PAPERS.md style), which reStructuredText
   reads as a block quote (reflowed, or an "Unexpected indentation" error when the block is
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 
 PACKAGE = "ssloserve"
@@ -54,8 +57,24 @@ def preformat_equations(lines: list[str]) -> None:
 
 
 def _process_docstring(app, what, name, obj, options, lines):
-    if name.split(".")[0] == PACKAGE:
-        preformat_equations(lines)
+    if name.split(".")[0] != PACKAGE:
+        return
+    if what in ("data", "attribute") and lines and _is_type_doc(obj, lines):
+        del lines[:]  # a constant without a #: comment gets its type's docstring (dict's)
+        return
+    preformat_equations(lines)
+
+
+def _is_type_doc(obj, lines: list[str]) -> bool:
+    """Whether ``lines`` is just the docstring of ``type(obj)`` (e.g. of ``dict``).
+
+    >>> _is_type_doc({}, inspect.getdoc(dict).splitlines())
+    True
+    >>> _is_type_doc({}, ["Drop limits of chapter 4."])
+    False
+    """
+    doc = inspect.getdoc(type(obj))
+    return bool(doc) and "\n".join(lines).strip() == doc.strip()
 
 
 def _import_target(target: str):
@@ -96,16 +115,22 @@ def _resolve_alias(app, env, node, contnode):
     target = node.get("reftarget", "")
     if not target.startswith(PACKAGE + ".") and target != PACKAGE:
         return None
-    obj = _import_target(target)
-    if obj is None:
-        return None
     domain = env.get_domain("py")
-    name = _canonical(domain, obj)
+    obj = _import_target(target)
+    name = None if obj is None else _canonical(domain, obj)
+    reftype = node["reftype"]
+    if name is None:
+        # A field the class declares but does not document (a dataclass field without
+        # a default has no class attribute): link to the class.
+        parent, _, attr = target.rpartition(".")
+        cls = _import_target(parent)
+        if inspect.isclass(cls) and any(
+            attr in vars(k).get("__annotations__", {}) for k in cls.__mro__
+        ):
+            name, reftype = _canonical(domain, cls), "class"
     if name is None or name == target:
         return None
-    ref = domain.resolve_xref(
-        env, node["refdoc"], app.builder, node["reftype"], name, node, contnode
-    )
+    ref = domain.resolve_xref(env, node["refdoc"], app.builder, reftype, name, node, contnode)
     if ref is None:
         found = domain.resolve_any_xref(env, node["refdoc"], app.builder, name, node, contnode)
         ref = found[0][1] if found else None

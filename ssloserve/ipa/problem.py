@@ -299,7 +299,13 @@ def changes(plan: Sequence[Sequence], current: Sequence[Sequence] | None) -> int
 
 
 def is_tie(a: float, best: float) -> bool:
-    """True when ``a`` is within :data:`TIE_TOL` of ``best`` (or above it)."""
+    """True when ``a`` is within :data:`TIE_TOL` of ``best`` (or above it).
+
+    Examples
+    --------
+    >>> is_tie(0.1 + 0.2, 0.3), is_tie(2.999999, 3.0)    # float noise ties; 1e-6 does not
+    (True, False)
+    """
     return a >= best - TIE_TOL * max(1.0, abs(best))
 
 

@@ -16,9 +16,9 @@ Set ``SSLOSERVE_CHARTS=interactive`` in the environment (for example before star
 JupyterLab) to get interactive charts without editing a notebook.
 
 Every chart that shows systems (policies, planners) colours them with
-:func:`ssloserve.palette.system_scale`, so a system has one colour across the book.
-:class:`SliderChart` shows a chart whose sliders are Vega-Lite parameters: it is committed
-as a Vega-Lite spec, so its sliders work in the static book, with no kernel.
+:func:`ssloserve.charts.system_scale`, so a system has one colour across the book; a chart
+whose sliders are Vega-Lite parameters is returned as a :class:`~ssloserve.charts.SliderChart`,
+committed as a Vega-Lite spec, so its sliders work in the static book, with no kernel.
 The chart builders of chapter 00_tour are at the end: :func:`fit_chart`,
 :func:`trace_chart`, :func:`patterns_chart`, :func:`policy_timeline_chart` and the slider
 chart :func:`latency_explorer`.
@@ -26,14 +26,13 @@ chart :func:`latency_explorer`.
 
 from __future__ import annotations
 
-import json
 import os
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from .palette import system_scale
+from .charts import SliderChart, system_scale
 
 __all__ = [
     "CHARTS_ENV",
@@ -42,7 +41,6 @@ __all__ = [
     "chart_renderer",
     "to_svg",
     "line_chart",
-    "SliderChart",
     "fit_chart",
     "trace_chart",
     "patterns_chart",
@@ -200,47 +198,6 @@ def line_chart(
     return alt.Chart(df).mark_line(point=True).encode(**enc).properties(**props)
 
 
-class SliderChart:
-    """Display a chart as a Vega-Lite spec, so its bound parameters (sliders) stay live.
-
-    The svg renderer of :func:`setup_charts` draws a still picture; a chart whose sliders
-    are Vega-Lite parameters (``alt.param(bind=alt.binding_range(...))``) over precomputed
-    data needs the spec itself in the notebook. JupyterLab draws it with its Vega
-    extension, and the book with its vendored Vega bundle, with no kernel.
-
-    Parameters
-    ----------
-    chart : a top-level Altair chart; its parameters should be named (``alt.param(name=)``)
-        so that the committed spec is the same on every run
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"b": [1, 2], "y": [1.0, 2.0]})
-    >>> b = alt.param(name="b", value=1, bind=alt.binding_range(min=1, max=2, step=1))
-    >>> ch = alt.Chart(df).mark_point().encode(x="b", y="y").add_params(b)
-    >>> bundle = SliderChart(ch)._repr_mimebundle_()
-    >>> mime = [k for k in bundle if "vegalite" in k][0]
-    >>> json.loads(bundle[mime])["params"][0]["name"]
-    'b'
-    """
-
-    def __init__(self, chart: alt.TopLevelMixin):
-        self.chart = chart
-
-    def to_dict(self) -> dict:
-        """The Vega-Lite spec."""
-        return self.chart.to_dict()
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        with alt.renderers.enable("mimetype"):  # Altair's Vega-Lite mimetype, for the front-ends
-            bundle = self.chart._repr_mimebundle_()
-        bundle = bundle[0] if isinstance(bundle, tuple) else bundle
-        mime = next(k for k in bundle if "vegalite" in k)
-        # as sorted text: nbformat keeps a mimetype not ending in "+json" as a string, and
-        # the committed spec is then the same on every run
-        return {mime: json.dumps(self.to_dict(), sort_keys=True), "text/plain": "<SliderChart>"}
-
-
 # --------------------------------------------------------------------- chapter 00_tour
 
 
@@ -369,7 +326,7 @@ def policy_timeline_chart(runs: dict, window_s: int = 10, width: int = 460) -> a
     Parameters
     ----------
     runs : system name -> :class:`~ssloserve.runtime.result.Result` of the same workload;
-        names must be in :data:`ssloserve.palette.SYSTEM_COLORS`
+        names must be in :data:`ssloserve.charts.SYSTEM_COLORS`
     window_s : seconds per window (:meth:`~ssloserve.runtime.result.Result.per_window`)
     width : width in pixels
 
@@ -430,7 +387,7 @@ def latency_explorer(model, max_batch: int = 16, max_cores: float = 32.0) -> Sli
 
     Returns
     -------
-    A :class:`SliderChart` (its ``.chart`` is the Altair chart).
+    A :class:`~ssloserve.charts.SliderChart` (its ``.chart`` is the Altair chart).
 
     Examples
     --------

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ssloserve import viz
-from ssloserve.palette import SYSTEM_COLORS
+from ssloserve.charts import SYSTEM_COLORS
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +160,7 @@ def test_a_system_has_one_colour_in_every_chart():
     seen = 0
     for ch in charts:
         scales = [s for s in _color_scales(ch.to_dict()) if "domain" in s]
-        assert scales, "a chart of systems must colour them with palette.system_scale"
+        assert scales, "a chart of systems must colour them with charts.system_scale"
         for s in scales:
             for name, colour in zip(s["domain"], s["range"], strict=True):
                 assert SYSTEM_COLORS[name] == colour, name

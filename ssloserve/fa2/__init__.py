@@ -14,7 +14,8 @@ Modules, one concept each, in the order the chapter uses them:
   (:func:`configuration_graph`), the DAG as a chain (:func:`to_chain`) and the parallel
   super-stage rule (:func:`parallel_super_stage`);
 - :mod:`~ssloserve.fa2.dp` -- the DP along a chain: exact over Pareto fronts
-  (:func:`solve_chain`) and the published 1-ms grid (:func:`solve_chain_grid`);
+  (:func:`solve_chain`, with its Pareto set after each stage from :func:`pareto_steps`) and
+  the published 1-ms grid (:func:`solve_chain_grid`);
 - :mod:`~ssloserve.fa2.plan` -- :func:`plan`, the DP run on the configuration graph of any
   series-parallel pipeline, and :func:`plan_table` to read a plan;
 - :mod:`~ssloserve.fa2.baselines` -- per-stage SLO splitting and static peak provisioning;
@@ -23,7 +24,7 @@ Modules, one concept each, in the order the chapter uses them:
 - :mod:`~ssloserve.fa2.oracle` -- the exhaustive oracles (:func:`brute_force`,
   :func:`brute_force_chain`) and random instances;
 - :mod:`~ssloserve.fa2.experiments` -- the chapter's experiments (:func:`compare`, ...);
-- :mod:`~ssloserve.fa2.ui` -- charts and the plan explorer widget (imported on its own:
+- :mod:`~ssloserve.fa2.ui` -- charts, the DP worked step by step, the plan explorers (imported on its own:
   ``from ssloserve.fa2 import ui``).
 
 The latency equations it builds on (``l(b, c)``, the batch formation delay, ``ceil(lam / h)``)
@@ -31,7 +32,7 @@ are in :mod:`ssloserve.latency`.
 """
 
 from .baselines import slo_split_plan, static_peak_plan
-from .dp import EPS_MS, ChainPlan, solve_chain, solve_chain_grid
+from .dp import EPS_MS, ChainPlan, pareto_steps, solve_chain, solve_chain_grid
 from .experiments import (
     compare,
     cores_per_second,
@@ -63,6 +64,7 @@ __all__ = [
     "to_chain",
     "chain_str",
     "parallel_super_stage",
+    "pareto_steps",
     "solve_chain",
     "solve_chain_grid",
     "plan",

@@ -14,7 +14,8 @@ is run two ways:
 - :func:`solve_chain_grid`, the published version: ``t`` runs over whole milliseconds and
   latencies are rounded up, which can lose the optimum.
 
-:class:`ParetoFront`, :func:`pareto_front` and :func:`in_series` are also the steps the
+:func:`pareto_steps` returns the Pareto set after each stage (what :func:`solve_chain`
+computes on its way). :class:`ParetoFront`, :func:`pareto_front` and :func:`in_series` are also the steps the
 pipeline planner (:func:`ssloserve.fa2.plan.plan_on_graph`) takes along its chain; the
 parallel step is :func:`ssloserve.fa2.graph.parallel_super_stage`.
 """
@@ -40,6 +41,7 @@ __all__ = [
     "check_slo",
     "chain_layers",
     "chain_infeasible",
+    "pareto_steps",
     "solve_chain",
     "solve_chain_grid",
 ]
@@ -268,6 +270,37 @@ def _cat(x, y):
     return x + y
 
 
+def pareto_steps(
+    stage_latencies_ms: Sequence[Mapping[int, float]],
+    rate_rps: float,
+    slo_ms: float,
+    cores_per_instance: float | Sequence[float] = 1,
+) -> list[ParetoFront]:
+    """The exact DP's intermediate results: the Pareto set of partial plans after each stage.
+
+    Parameters and errors are those of :func:`solve_chain`, which takes the cheapest point of
+    the last set. Each point's payload is its ``(b, n)`` per stage so far (chapter 01_fa2
+    works one by hand).
+
+    Examples
+    --------
+    >>> lat = [{1: 50.0, 4: 80.0}, {1: 30.0, 2: 36.0}]
+    >>> [list(zip(f.lat.tolist(), f.cost.tolist())) for f in pareto_steps(lat, 40.0, 150.0)]
+    [[(50.0, 2.0)], [(80.0, 4.0), (111.0, 3.0)]]
+    """
+    layers = chain_layers(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms)
+    fronts: list[ParetoFront] = []
+    for opts in layers:
+        f = pareto_front(
+            [o[0] for o in opts], [o[1] for o in opts], [(o[2],) for o in opts], slo_ms
+        )
+        front = f if not fronts else in_series(fronts[-1], f, slo_ms, _cat)
+        if len(front) == 0:
+            raise chain_infeasible(layers, slo_ms)
+        fronts.append(front)
+    return fronts
+
+
 def solve_chain(
     stage_latencies_ms: Sequence[Mapping[int, float]],
     rate_rps: float,
@@ -315,15 +348,7 @@ def solve_chain(
     ...
     ssloserve.errors.InfeasibleError: SLO 60 ms is below the fastest configuration (80 ms: ...
     """
-    layers = chain_layers(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms)
-    front = None
-    for opts in layers:
-        f = pareto_front(
-            [o[0] for o in opts], [o[1] for o in opts], [(o[2],) for o in opts], slo_ms
-        )
-        front = f if front is None else in_series(front, f, slo_ms, _cat)
-        if len(front) == 0:
-            raise chain_infeasible(layers, slo_ms)
+    front = pareto_steps(stage_latencies_ms, rate_rps, slo_ms, cores_per_instance)[-1]
     i = front.cheapest()
     return ChainPlan(tuple(front.payload[i]), float(front.cost[i]), float(front.lat[i]))
 

@@ -1,8 +1,11 @@
-"""Charts and the plan explorer widget of chapter 01_fa2 (FA2).
+"""Charts, the DP worked step by step, and the plan explorers of chapter 01_fa2 (FA2).
 
-Chart builders return Altair charts and never display them; :class:`PlanExplorer` is a thin
-ipywidgets wrapper over the pure function :func:`plan_summary`, whose defaults its sliders
-take.
+Chart builders return Altair charts and never display them. :func:`pareto_walkthrough`
+tabulates every candidate the exact DP looks at on a small chain, and why it is kept or
+dropped. :func:`plan_explorer` precomputes :func:`plan_summary` over a range of rates and
+puts a Vega-Lite slider on it (it works on the static website); :class:`PlanExplorer` is a
+thin ipywidgets wrapper over :func:`plan_summary` (rate and SLO; it needs a kernel), whose
+defaults its sliders take.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import ipywidgets as widgets
 import networkx as nx
 import pandas as pd
 
+from ..charts import SliderChart, system_scale
 from ..errors import InfeasibleError
-from ..palette import system_scale
 from ..pipeline import Config, Pipeline
 from .baselines import slo_split_plan
+from .dp import EPS_MS, chain_layers, pareto_steps
 from .experiments import video_pipeline
 from .plan import plan, plan_table
 
@@ -25,7 +29,9 @@ __all__ = [
     "graph_chart",
     "cost_chart",
     "timeline_chart",
+    "pareto_walkthrough",
     "plan_summary",
+    "plan_explorer",
     "PlanExplorer",
 ]
 
@@ -252,3 +258,138 @@ class PlanExplorer(widgets.VBox):
         costs = self.result.groupby("planner")["cost"].sum() if "cost" in self.result else {}
         head = ", ".join(f"{k}: {v:g} cores" for k, v in dict(costs).items())
         self.table.value = f"<b>{head}</b>" + self.result.to_html(index=False, na_rep="")
+
+
+def _plan_str(choices) -> str:
+    return " + ".join(f"b={b} x{n}" for b, n in choices)
+
+
+def pareto_walkthrough(
+    stage_latencies_ms, rate_rps: float, slo_ms: float, cores_per_instance: float = 1
+) -> pd.DataFrame:
+    """Every candidate the exact DP considers on a chain, and what it does with it (01_fa2).
+
+    At stage 1 the candidates are the stage's options; at stage ``s > 1`` every point of
+    the previous Pareto set followed by every option of stage ``s``. A candidate is
+    ``over the SLO`` (latency above ``slo_ms``), ``dominated`` (another candidate is no
+    slower and no dearer) or ``kept`` (in the Pareto set :func:`~ssloserve.fa2.dp.pareto_steps`
+    returns); the cheapest kept one at the last stage is the plan.
+
+    Parameters
+    ----------
+    stage_latencies_ms, rate_rps, slo_ms, cores_per_instance : as for
+        :func:`~ssloserve.fa2.dp.solve_chain`
+
+    Returns
+    -------
+    One row per candidate: ``stage``, ``plan`` (``b=.. xn`` per stage so far),
+    ``latency_ms`` (service plus batch formation delay, summed), ``cost`` (cores) and
+    ``status``.
+
+    Examples
+    --------
+    >>> t = pareto_walkthrough([{1: 50.0, 4: 80.0}, {1: 30.0, 2: 36.0}], 40.0, 150.0)
+    >>> t[["stage", "latency_ms", "cost", "status"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [[1, 50.0, 2.0, 'kept'], [1, 155.0, 1.0, 'over the SLO'],
+     [2, 80.0, 4.0, 'kept'], [2, 111.0, 3.0, 'kept']]
+    """
+    layers = chain_layers(stage_latencies_ms, rate_rps, cores_per_instance, slo_ms)
+    fronts = pareto_steps(stage_latencies_ms, rate_rps, slo_ms, cores_per_instance)
+    rows = []
+    prev = [((), 0.0, 0.0)]  # (choices so far, latency, cost): the empty plan
+    for s, (opts, front) in enumerate(zip(layers, fronts, strict=True), start=1):
+        cands = [(ch + (o[2],), lat + o[0], cost + o[1]) for ch, lat, cost in prev for o in opts]
+        kept = {tuple(p) for p in front.payload}
+        for ch, lat, cost in cands:
+            if lat > slo_ms + EPS_MS:
+                status = "over the SLO"
+            elif ch in kept:
+                status = "kept"
+            else:
+                status = "dominated"
+            rows.append(dict(stage=s, plan=_plan_str(ch), latency_ms=lat, cost=cost, status=status))
+        prev = [
+            (tuple(p), float(la), float(c))
+            for p, la, c in zip(front.payload, front.lat, front.cost, strict=True)
+        ]
+    return pd.DataFrame(rows)
+
+
+def plan_explorer(
+    pipeline: Pipeline | None = None,
+    slo_ms: float = 780.0,
+    rates_rps=range(1, 61),
+) -> SliderChart:
+    """FA2's plan and the split plan at a rate chosen with a slider, for the website (01_fa2).
+
+    :func:`plan_summary` is computed here at every rate of ``rates_rps``; the slider is a
+    Vega-Lite parameter that picks one, so the chart works in the static book with no
+    kernel. Bars: the cores of each planner's plan, one segment per stage, labelled with
+    its batch size and replicas; a planner with no feasible plan shows no bar.
+
+    Parameters
+    ----------
+    pipeline : default :func:`ssloserve.fa2.experiments.video_pipeline`
+    slo_ms : the end-to-end SLO (fixed; :class:`PlanExplorer` also moves it)
+    rates_rps : the rates the slider steps through (whole numbers, evenly spaced)
+
+    Returns
+    -------
+    A :class:`~ssloserve.charts.SliderChart`; the slider starts at
+    :func:`plan_summary`'s default rate.
+
+    Examples
+    --------
+    >>> sc = plan_explorer(video_pipeline(source="fallback"), 780.0, range(10, 31, 10))
+    >>> spec = sc.to_dict()
+    >>> spec["params"][0]["name"], spec["params"][0]["value"], spec["params"][0]["bind"]["step"]
+    ('rate', 20.0, 10.0)
+    >>> rows = spec["datasets"][spec["data"]["name"]]
+    >>> sorted({r["rate_rps"] for r in rows})
+    [10.0, 20.0, 30.0]
+    """
+    rates = [float(r) for r in rates_rps]
+    step = rates[1] - rates[0] if len(rates) > 1 else 1.0
+    frames = []
+    for lam in rates:
+        t = plan_summary(lam, slo_ms, pipeline)
+        if "cost" not in t:
+            continue
+        t = t.dropna(subset=["cost"]).assign(rate_rps=lam)
+        t["label"] = [f"b={int(b)} x{int(n)}" for b, n in zip(t.batch, t.replicas, strict=True)]
+        t["total"] = t.groupby("planner")["cost"].transform("sum")
+        frames.append(t[["rate_rps", "planner", "stage", "cost", "label", "total", "latency_ms"]])
+    table = pd.concat(frames, ignore_index=True).round(2)
+    order = {name: i for i, name in enumerate(table.stage.unique())}
+    table["stage_order"] = table.stage.map(order)
+    default = inspect.signature(plan_summary).parameters["rate_rps"].default
+    rate = alt.param(
+        name="rate",
+        value=float(default),
+        bind=alt.binding_range(min=rates[0], max=rates[-1], step=step, name="rate (RPS) "),
+    )
+    base = alt.Chart(table).transform_filter("datum.rate_rps == rate")
+    y = alt.Y("planner:N", title=None, scale=alt.Scale(domain=["FA2", "SLO split"]))
+    x = alt.X("cost:Q", title="cores", scale=alt.Scale(domain=[0, float(table.total.max())]))
+    bars = base.mark_bar(stroke="white").encode(
+        x=x,
+        y=y,
+        color=alt.Color("stage:N", title="stage", sort=list(table.stage.unique())),
+        order=alt.Order("stage_order:Q"),
+        tooltip=["rate_rps", "planner", "stage", "label", "cost", "latency_ms"],
+    )
+    text = (
+        base.transform_window(cum="sum(cost)", groupby=["planner"], sort=[{"field": "stage_order"}])
+        .transform_calculate(mid="datum.cum - datum.cost / 2")
+        .mark_text(color="white", align="center")
+        .encode(x=alt.X("mid:Q"), y=y, text="label:N")
+    )
+    totals = base.mark_text(align="left", dx=4).encode(
+        x="total:Q", y=y, text=alt.Text("total:Q", format=".0f")
+    )
+    chart = (
+        (bars + text + totals)
+        .add_params(rate)
+        .properties(width=420, height=90, title=f"plans at the chosen rate, SLO {slo_ms:g} ms")
+    )
+    return SliderChart(chart)

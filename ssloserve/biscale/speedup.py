@@ -38,7 +38,8 @@ def speedup_table(latency: LatencyModel, batches=(1, 4, 8), cores=(1, 2, 4, 8)) 
     Returns
     -------
     DataFrame with ``batch, cores, latency_ms, p`` (the parallel fraction p(b)),
-    ``speedup`` (l(b, 1) / l(b, c)), ``bound`` (1 / (1 - p)), ``efficiency`` (speedup / c)
+    ``speedup`` (l(b, 1) / l(b, c)), ``amdahl`` (1 / ((1 - p) + p / c), the same number by
+    Amdahl's formula), ``bound`` (1 / (1 - p)), ``efficiency`` (speedup / c)
     and ``useful_cores`` (:func:`~ssloserve.latency.largest_useful_cores` of p).
 
     Examples
@@ -47,8 +48,10 @@ def speedup_table(latency: LatencyModel, batches=(1, 4, 8), cores=(1, 2, 4, 8)) 
 
     >>> yolo = LatencyModel(148.8, 37.5, 5.43, -15.5)
     >>> t = speedup_table(yolo, batches=[1], cores=[1, 8])
-    >>> t[["cores", "p", "speedup", "bound", "useful_cores"]].round(2).to_string(index=False)
-    ' cores    p  speedup  bound  useful_cores\\n   1.0 0.88     1.00   8.01           4.0\\n   8.0 0.88     4.27   8.01           4.0'
+    >>> print(t[["cores", "p", "speedup", "bound", "useful_cores"]].round(2).to_string(index=False))
+     cores    p  speedup  bound  useful_cores
+       1.0 0.88     1.00   8.01           4.0
+       8.0 0.88     4.27   8.01           4.0
     """
     rows = []
     for b in batches:

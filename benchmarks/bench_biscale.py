@@ -75,11 +75,34 @@ def fmt(df: pd.DataFrame, digits: int = 2) -> str:
     return df.round(digits).to_markdown(index=False)
 
 
+def emulator_steps(seed: int) -> None:
+    """The step load at this machine's scale, in the emulator (sleep replicas)."""
+    hold = 30
+    rates = ex.step_rates(4, 24, 4, hold_s=hold)
+    inc = ("Biscale", "horizontal only", "vertical only")
+    t0 = time.perf_counter()
+    summ, per_s = ex.step_experiment(
+        include=inc, rates_rps=rates, seed=seed, runtime="emu", node_cores=64.0, drain_s=5.0
+    )
+    print("## Step load 4 -> 24 RPS (steps of 4 every 30 s), emulator, sleep replicas\n")
+    print(fmt(summ.reset_index(), 3))
+    per_s["step_rps"] = (per_s["second"] // hold + 1) * 4
+    for what, col, d in (("Violation %", "violation_pct", 2), ("Mean cores", "cores", 1)):
+        tab = per_s.pivot_table(index="step_rps", columns="system", values=col)
+        print(f"\n{what} by step:\n")
+        print(tab.round(d).reset_index().to_markdown(index=False))
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--emu", action="store_true", help="only the emulator's step load")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.emu:
+        emulator_steps(args.seed)
+        return 0
     n = 100 if args.quick else 400
     dur = 300 if args.quick else None
     t_all = time.perf_counter()

@@ -10,14 +10,13 @@
 
 Every menu entry says where its latency model comes from (``menu["source"]``):
 
-``"published fit"``  Biscale's fitted l(b, c) for that stage, as published;
-``"fitted"``         A / c + B fitted to IPA's batch-1 measurements over several core counts,
-                     split into l(b, c)'s four terms in the proportions of the stage's
-                     published fit (IPA measured no usable batch > 1: see profiles.py);
-``"scaled"``         another model multiplied by a measured ratio (one point, or a slowdown);
-``"fallback"``       the same, from constants transcribed in this module (:data:`NLP_FALLBACK`)
-                     because the profiling folder is absent; the tests check them against the
-                     files.
+- ``"published fit"``: Biscale's fitted l(b, c) for that stage, as published;
+- ``"fitted"``: A / c + B fitted to IPA's batch-1 measurements over several core counts,
+  split into l(b, c)'s four terms in the proportions of the stage's published fit (IPA
+  measured no usable batch > 1: see profiles.py);
+- ``"scaled"``: another model multiplied by a measured ratio (one point, or a slowdown);
+- ``"fallback"``: the same, from constants transcribed in this module (:data:`NLP_FALLBACK`)
+  because the profiling folder is absent; the tests check them against the files.
 
 Cores per replica are IPA's base allocation (:func:`~ssloserve.ipa.allocation.base_allocation`)
 for an equal share of the SLA per stage. The SLA and the largest batch are Biscale's for the

@@ -63,6 +63,8 @@ class IPAPolicy(ReplanningPolicy):
         :class:`~ssloserve.policies.ReplanningPolicy`
     sla_safety : plan against ``sla_safety * sla_ms`` (the planner has no queueing delay)
 
+    Notes
+    -----
     When no plan meets the SLA at the predicted rate it serves as fast as it can: the plan
     for the smallest feasible SLA (:class:`~ssloserve.errors.InfeasibleError`'s
     ``nearest_feasible``); when a stage cannot carry the rate at all, every stage runs its

@@ -11,6 +11,7 @@ from ssloserve import catalog
 from ssloserve.data import has_data
 from ssloserve.errors import DataNotFoundError, ProfileError, TraceFormatError
 from ssloserve.latency import LatencyModel
+from ssloserve.latency_table import LatencyTable
 from ssloserve.pipeline import Variant
 
 real_profiles = pytest.mark.skipif(
@@ -25,7 +26,7 @@ def test_table_exact_points_and_interpolation():
     m = LatencyModel(20.0, 5.0, 40.0, 2.0)
     b = [1, 1, 1, 4, 4, 4]
     c = [1, 2, 8, 1, 2, 8]
-    t = catalog.LatencyTable(b, c, m.latency(b, c), name="m")
+    t = LatencyTable(b, c, m.latency(b, c), name="m")
     assert t.latency(4, 2) == pytest.approx(m.latency(4, 2))
     # the model is linear in 1/c, so interpolating in 1/c is exact between measured cores
     assert t.latency(1, 4) == pytest.approx(m.latency(1, 4))
@@ -35,27 +36,27 @@ def test_table_exact_points_and_interpolation():
 
 
 def test_table_refuses_unmeasured_points():
-    t = catalog.LatencyTable([1, 1, 2, 2], [1, 4, 1, 4], [40.0, 16.0, 70.0, 25.0], name="toy")
+    t = LatencyTable([1, 1, 2, 2], [1, 4, 1, 4], [40.0, 16.0, 70.0, 25.0], name="toy")
     with pytest.raises(ProfileError, match="batch 3 is not in the table"):
         t.latency(3, 1)
     with pytest.raises(ProfileError, match="outside the measured range 1-4"):
         t.latency(1, 8)
     with pytest.raises(ProfileError):
-        catalog.LatencyTable([1], [1], [-2.0])
+        LatencyTable([1], [1], [-2.0])
 
 
 def test_table_fit_roundtrip_and_frame():
     true = LatencyModel(18.0, 4.5, 45.0, 1.2)
     b, c = np.meshgrid([1, 2, 4, 8], [1, 2, 4])
-    t = catalog.LatencyTable(b.ravel(), c.ravel(), true.latency(b.ravel(), c.ravel()), name="x")
+    t = LatencyTable(b.ravel(), c.ravel(), true.latency(b.ravel(), c.ravel()), name="x")
     fit = t.fit()
     assert np.allclose(fit.params, true.params)
-    t2 = catalog.LatencyTable.from_frame(t.to_frame())
+    t2 = LatencyTable.from_frame(t.to_frame())
     assert t2.name == "x" and t2.latency(8, 4) == pytest.approx(t.latency(8, 4))
 
 
 def test_table_serves_as_variant_latency():
-    t = catalog.LatencyTable([1, 1], [1, 2], [100.0, 60.0], name="v")
+    t = LatencyTable([1, 1], [1, 2], [100.0, 60.0], name="v")
     v = Variant("v", 0.5, t, cores=2)
     assert v.latency_ms(1) == 60.0 and v.throughput_rps(1) == pytest.approx(1000 / 60)
 
@@ -146,7 +147,7 @@ def test_sponge_fit_matches_papers():
     1.52; PAPERS.md gives a range) and MAPE in [11 %, 14 %] (measured 12.6 %)."""
     g = catalog.sponge_grid()
     assert len(g) == 30 and g.latency_ms.min() == pytest.approx(12.402)
-    m = catalog.LatencyTable.from_frame(g).fit()
+    m = LatencyTable.from_frame(g).fit()
     assert m.gamma == pytest.approx(18.3, rel=0.02)
     assert m.delta == pytest.approx(4.5, rel=0.02)
     assert m.epsilon == pytest.approx(45.6, rel=0.02)
@@ -158,7 +159,7 @@ def test_sponge_fit_matches_papers():
 def test_yolov5s_grid_and_fit():
     g = catalog.yolov5s_grid()
     assert sorted(g.batch.unique()) == [1, 2, 4, 8] and sorted(g.cores.unique()) == [1, 2, 4, 8, 16]
-    t = catalog.LatencyTable.from_frame(g)
+    t = LatencyTable.from_frame(g)
     assert t.latency(1, 1) == pytest.approx(151.6)
     assert t.fit().mape < 10  # a good fit: measured 5.7 %
 
@@ -241,7 +242,7 @@ def test_table_interpolation_is_exact_for_the_model(g, d, e, h, c, b):
     m = LatencyModel(g, d, e, h)
     bs = [bb for bb in (1, 2, 8) for _ in range(3)]
     cs = [1, 4, 16] * 3
-    t = catalog.LatencyTable(bs, cs, m.latency(bs, cs))
+    t = LatencyTable(bs, cs, m.latency(bs, cs))
     assert t.latency(b, c) == pytest.approx(m.latency(b, c), rel=1e-9)
 
 
@@ -258,10 +259,7 @@ def test_sponge_grid_falls_back_to_a_seeded_synthetic_twin(monkeypatch, tmp_path
     assert g.equals(catalog.sponge_grid(seed=0))
     assert not g.equals(catalog.sponge_grid(seed=1))
     fits = np.array(
-        [
-            catalog.LatencyTable.from_frame(catalog.sponge_grid(seed=s)).fit().params
-            for s in range(40)
-        ]
+        [LatencyTable.from_frame(catalog.sponge_grid(seed=s)).fit().params for s in range(40)]
     )
     mean = fits.mean(axis=0)
     assert mean[:3] == pytest.approx([18.3, 4.5, 45.6], rel=0.1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ssloserve.catalog import LatencyTable
 from ssloserve.errors import InfeasibleError
 from ssloserve.ipa.allocation import base_allocation, with_cores
 from ssloserve.latency import LatencyModel
+from ssloserve.latency_table import LatencyTable
 from ssloserve.pipeline import Variant
 
 

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ssloserve.catalog import LatencyTable
 from ssloserve.errors import InfeasibleError, ProfileError
 from ssloserve.ipa import (
     as_menu,
@@ -25,6 +24,7 @@ from ssloserve.ipa import (
     stage_options,
 )
 from ssloserve.latency import LatencyModel, batch_delay_ms
+from ssloserve.latency_table import LatencyTable
 from ssloserve.pipeline import Config, Pipeline, Stage, StageConfig, Variant, pipeline_accuracy
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

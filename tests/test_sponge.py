@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssloserve.catalog import YOLOV5S_GRID, LatencyTable, yolov5s_grid
+from ssloserve.catalog import YOLOV5S_GRID, yolov5s_grid
 from ssloserve.data import has_data
 from ssloserve.errors import PolicyError
 from ssloserve.latency import LatencyModel
+from ssloserve.latency_table import LatencyTable
 from ssloserve.pipeline import Pipeline, Stage
 from ssloserve.runtime.api import run
 from ssloserve.sponge import (

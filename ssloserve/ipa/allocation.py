@@ -37,7 +37,7 @@ def base_allocation(
         ``latency`` gives l(b, c)
     latency_share_ms : the task's share of the SLA (ms) that one batch may take
     min_throughput_rps : the least a replica must serve, h(b, c) = 1000 b / l(b, c)
-    cores : core counts to try (default: a :class:`~ssloserve.catalog.LatencyTable`'s
+    cores : core counts to try (default: a :class:`~ssloserve.latency_table.LatencyTable`'s
         measured ones, else :data:`DEFAULT_CORES`)
     batches : batch sizes to try
 

@@ -151,7 +151,7 @@ def as_menu(stages: Sequence[Sequence], batches: Sequence[int] | None = None) ->
         latency at its own cores) or a mapping with ``name``, ``accuracy`` (0-1), ``cores``
         and ``latency_ms`` (a mapping batch -> ms, or a callable of the batch)
     batches : batch sizes to consider (default: a mapping's own keys, a
-        :class:`~ssloserve.catalog.LatencyTable`'s measured batches, else
+        :class:`~ssloserve.latency_table.LatencyTable`'s measured batches, else
         :data:`DEFAULT_BATCHES`)
 
     Examples

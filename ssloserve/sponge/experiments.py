@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..catalog import LatencyTable, yolov5s_grid
+from ..catalog import yolov5s_grid
 from ..data import has_data
 from ..fa2.experiments import compare, cores_per_second
 from ..latency import LatencyModel
+from ..latency_table import LatencyTable
 from ..network import bandwidth_series, remaining_budget
 from ..pipeline import Pipeline, Stage, Variant
 from ..workloads import Workload

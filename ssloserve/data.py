@@ -1,6 +1,9 @@
 """Where real data lives: ``$SSLOSERVE_DATA`` (CI: ``../shared/data``), else a user cache.
 
 The project never ships these files; each one's public source is named when it is missing.
+Every file or folder that :func:`data_path` or :func:`project_data_path` resolves is
+remembered for the life of the process (:func:`files_used`), so that a notebook's run can
+record which data its outputs came from (``book/execute.py``).
 A docstring example that reads real data starts with ``>>> require_data(relpath)``
 (:func:`require_data`), so that without the data it is skipped, visibly, instead of
 printing a typed-in answer.
@@ -21,6 +24,7 @@ __all__ = [
     "require_data",
     "project_data_path",
     "read_table",
+    "files_used",
 ]
 
 #: Public origin of every real data file the library reads (see each folder's SOURCE.md).
@@ -38,6 +42,28 @@ SOURCES: dict[str, str] = {
     "nids/nsl_kdd": "NSL-KDD, Tavallaee et al. 2009 (University of New Brunswick CIC)",
     "nids/unsw_nb15": "UNSW-NB15, Moustafa & Slay 2015 (UNSW Canberra)",
 }
+
+
+#: (kind, relpath) -> absolute path of every file or folder resolved in this process, in
+#: order; kind is "data" (under the data folder) or "project" (the project's data/ folder)
+_USED: dict[tuple[str, str], Path] = {}
+
+
+def files_used() -> list[tuple[str, str, Path]]:
+    """The data files and folders resolved so far in this process, in order.
+
+    Each is ``(kind, relpath, path)``: ``kind`` is ``"data"`` for a real data file found by
+    :func:`data_path` (``relpath`` under ``$SSLOSERVE_DATA``) or ``"project"`` for a file of
+    the project's own ``data/`` folder (:func:`project_data_path`). A folder is listed as
+    the folder; its files are what was read. A file that was missing is not listed.
+
+    Examples
+    --------
+    >>> p = project_data_path("emu_costs.json")
+    >>> ("project", "emu_costs.json", p) in files_used()
+    True
+    """
+    return [(kind, rel, path) for (kind, rel), path in _USED.items()]
 
 
 def _source_for(relpath: str) -> str:
@@ -96,6 +122,7 @@ def data_path(relpath: str) -> Path:
         p = c / relpath
         searched.append(c)
         if p.exists():
+            _USED.setdefault(("data", relpath), p.resolve())
             return p
     raise DataNotFoundError(relpath, source=_source_for(relpath), searched=searched)
 
@@ -137,8 +164,14 @@ def require_data(relpath: str) -> None:
 
 
 def project_data_path(name: str) -> Path:
-    """A file the project generates and ships in its own ``data/`` folder (installed or in-tree)."""
-    return Path(__file__).resolve().parent.parent / "data" / name
+    """A file the project generates and ships in its own ``data/`` folder (installed or in-tree).
+
+    It is remembered by :func:`files_used` when it exists.
+    """
+    p = Path(__file__).resolve().parent.parent / "data" / name
+    if p.exists():
+        _USED.setdefault(("project", name), p)
+    return p
 
 
 def _data_lines(path: Path, n_rows: int, header_rows: int) -> list[int]:

@@ -3,10 +3,12 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+# nbval runs every cell; it compares only the outputs of cells tagged nbval-check-output
+# (deterministic, the same in quick and full mode): the committed outputs are full mode.
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 export SSLOSERVE_DATA ?= $(abspath ../shared/data)
 
-.PHONY: setup chromium test book lab lint clean quick
+.PHONY: setup chromium test book lab lint clean quick notebooks
 
 setup: $(STAMP)
 
@@ -40,6 +42,12 @@ test: setup chromium lint
 
 book: setup
 	$(BIN)/python book/build.py
+
+# Re-execute the chapters in place in full mode with the real data, recording when, where and
+# from which library and data files their outputs came (book/execute.py); the tests fail on a
+# chapter whose record no longer matches. One chapter: `make notebooks NB=02_sponge`.
+notebooks: setup
+	env -u SSLOSERVE_QUICK $(BIN)/python book/execute.py $(NB)
 
 lab: setup
 	$(BIN)/pip install --quiet -e .[lab]

@@ -13,7 +13,9 @@ Used by ``book/build.py`` while it assembles the book source:
   library module) and :func:`fill_intro` puts both into ``intro.md``'s ``{{ ... }}``
   fields.
 - :func:`data_sources_table` renders ``ssloserve.data.SOURCES``, the origin of every real
-  data file the library reads, for the "Run it yourself" page.
+  data file the library reads, for the "Run it yourself" page, and
+  :func:`run_times_table` each chapter's measured quick and full wall times, from the
+  record ``book/execute.py`` writes into the notebook when it makes its outputs.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ __all__ = [
     "fill_intro",
     "fill",
     "data_sources_table",
+    "duration",
+    "run_times_table",
 ]
 
 
@@ -386,3 +390,55 @@ def data_sources_table() -> str:
 
     rows = [f"| `{key}` | {_md_cell(src)} |" for key, src in data.SOURCES.items()]
     return "\n".join(["| under `$SSLOSERVE_DATA/` | public origin |", "|---|---|", *rows])
+
+
+# --------------------------------------------------------------------------- run times
+
+
+def duration(seconds: float | None) -> str:
+    """A wall time as the pages show it.
+
+    >>> duration(45.4), duration(183.6), duration(None)
+    ('45 s', '3 min 4 s', 'not measured')
+    """
+    if seconds is None:
+        return "not measured"
+    s = round(seconds)
+    return f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"
+
+
+def run_times_table(paths: list[Path]) -> str:
+    """A Markdown table of each chapter's measured wall times in quick and full mode.
+
+    Read from the record ``book/execute.py`` (``make notebooks``) writes into each
+    notebook's ``metadata["ssloserve"]`` when it makes the outputs: when and on which
+    machine, with the load average when the run started. A chapter without a record says
+    how to make one.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "07_x.ipynb"
+    >>> _ = p.write_text(json.dumps({"cells": [], "metadata": {}}))
+    >>> print(run_times_table([p]).splitlines()[-1])
+    | `07_x` | not measured | not measured | not yet: `make notebooks NB=07_x` | |
+    """
+    rows = [
+        "| chapter | quick mode | full mode | measured (UTC) | machine |",
+        "|---|---|---|---|---|",
+    ]
+    for p in paths:
+        meta = json.loads(Path(p).read_text(encoding="utf8")).get("metadata", {})
+        rec = meta.get(PACKAGE)
+        if not rec:
+            rows.append(
+                f"| `{p.stem}` | not measured | not measured "
+                f"| not yet: `make notebooks NB={p.stem}` | |"
+            )
+            continue
+        walls, m = rec.get("wall_s", {}), rec["machine"]
+        when = rec["executed_utc"][:16].replace("T", " ")
+        where = f"{m['cores']} cores, {m['cpu']}, load {m['load_avg_1min']:g}"
+        rows.append(
+            f"| `{p.stem}` | {duration(walls.get('quick'))} | {duration(walls.get('full'))} "
+            f"| {when} | {_md_cell(where)} |"
+        )
+    return "\n".join(rows)

@@ -14,7 +14,8 @@ Steps, each idempotent:
    matter (``BACK_MATTER``); write ``_toc.yml`` from the chapters found, so a new chapter
    needs no edit here. Generated from what exists (``book/backmatter.py``): the intro's
    chapter list and the status of each technique and runtime, the data sources of the
-   "Run it yourself" page, and the API reference, one autodoc page per public module of
+   "Run it yourself" page with each chapter's measured run times (from the record
+   ``book/execute.py`` leaves in the notebook), and the API reference, one autodoc page per public module of
    ``ssloserve`` found by walking the package of this checkout.
 3. Run Sphinx through Jupyter Book v1 (notebooks are not executed: committed outputs;
    autodoc imports the library) and write the site to ``OUT/html`` (default
@@ -328,7 +329,7 @@ def _readme_commands(readme: Path = ROOT / "README.md") -> str:
     return m.group(0)
 
 
-def _back_matter_fields() -> dict[str, str]:
+def _back_matter_fields(notebooks: Path = NOTEBOOKS) -> dict[str, str]:
     from ssloserve import data
 
     lookup = (data.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
@@ -336,6 +337,7 @@ def _back_matter_fields() -> dict[str, str]:
         "readme_commands": _readme_commands(),
         "data_lookup": backmatter._md_cell(lookup).rstrip(".") + ".",
         "data_sources": backmatter.data_sources_table(),
+        "run_times": backmatter.run_times_table(chapters(notebooks)),
     }
 
 
@@ -367,7 +369,7 @@ def assemble(src: Path, notebooks: Path = NOTEBOOKS) -> list[str]:
     intro = (BOOK / "intro.md").read_text(encoding="utf8")
     entries = backmatter.chapter_entries(chapters(notebooks))
     (src / "intro.md").write_text(backmatter.fill_intro(intro, entries, modules), encoding="utf8")
-    fields = _back_matter_fields()
+    fields = _back_matter_fields(notebooks)
     for name in BACK_MATTER:
         text = (BOOK / f"{name}.md").read_text(encoding="utf8")
         (src / f"{name}.md").write_text(

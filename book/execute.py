@@ -34,7 +34,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+BOOK = Path(__file__).resolve().parent
+ROOT = BOOK.parent
+if str(BOOK) not in sys.path:
+    sys.path.insert(0, str(BOOK))
+
+from backmatter import duration  # noqa: E402 - book/backmatter.py, found through the path set above
+
 NOTEBOOKS = ROOT / "notebooks"
 KEY = "ssloserve"  # notebook metadata key of the record
 CELL_ID = "ssloserve-provenance"  # id and tag of the provenance cell
@@ -125,13 +131,6 @@ def file_record(root: Path, modules: list[str], data: list[list[str]]) -> dict:
     return {"library": dict(sorted(lib.items())), "data": dict(sorted(dat.items()))}
 
 
-def _duration(s: float | None) -> str:
-    if s is None:
-        return "not measured"
-    s = round(s)
-    return f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"
-
-
 def provenance_line(meta: dict) -> str:
     """The one line a chapter shows under its title, from its ``metadata["ssloserve"]``."""
     m = meta["machine"]
@@ -143,7 +142,7 @@ def provenance_line(meta: dict) -> str:
     return (
         f"*Outputs made in **{mode} mode** on {when} UTC, on {m['cores']} cores of "
         f"{m['cpu']} ({m['os']}), library at commit `{meta['commit'][:10]}`{dirty}: "
-        f"{_duration(walls.get(mode))} ({other} mode: {_duration(walls.get(other))}). "
+        f"{duration(walls.get(mode))} ({other} mode: {duration(walls.get(other))}). "
         "See [Run it yourself](../run.md).*"
     )
 
@@ -208,7 +207,7 @@ def execute(path: Path, mode: str = "full", quick_timing: bool = True) -> dict:
     wall, used = _run(nb, quick=mode == "quick")
     walls = {mode: round(wall, 1)}
     if mode == "full" and quick_timing:
-        _log(f"{path.stem}: full mode {_duration(wall)}; timing quick mode")
+        _log(f"{path.stem}: full mode {duration(wall)}; timing quick mode")
         walls["quick"] = round(_run(copy.deepcopy(nb), quick=True)[0], 1)
     meta = {
         "executed_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -263,7 +262,6 @@ def stale_reasons(nb: dict, name: str, root: Path = ROOT, data_dir: Path | None 
 
 
 def _select(names: list[str]) -> list[Path]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from build import chapters  # book/build.py: what counts as a chapter
 
     found = {p.stem: p for p in chapters(NOTEBOOKS)}
@@ -299,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"[{i}/{len(paths)}] {path.stem}: FAILED, left unchanged: {e}")
             failed.append(path.stem)
             continue
-        walls = ", ".join(f"{k} {_duration(v)}" for k, v in meta["wall_s"].items())
+        walls = ", ".join(f"{k} {duration(v)}" for k, v in meta["wall_s"].items())
         _log(
             f"[{i}/{len(paths)}] {path.stem}: {walls}; {len(meta['library'])} library "
             f"file(s), {len(meta['data'])} data file(s) recorded"

@@ -154,9 +154,11 @@ def amdahl_table(model: LatencyModel, grid: pd.DataFrame, cores: float = 32.0) -
 
     Returns
     -------
-    One row per measured batch size (index ``batch``): ``parallel fraction p(b)``,
-    ``max speed-up 1/(1-p)``, ``model speed-up at {cores:g} cores`` and ``measured best
-    speed-up`` (latency on the fewest measured cores over the lowest latency measured).
+    pandas.DataFrame
+        One row per measured batch size (index ``batch``), with the columns
+        ``parallel fraction p(b)``, ``max speed-up 1/(1-p)``, ``model speed-up at
+        {cores:g} cores`` and ``measured best speed-up`` (latency on the fewest measured
+        cores over the lowest latency measured).
 
     Examples
     --------

@@ -10,16 +10,21 @@ On each page of :data:`tests.test_chapters.CHAPTERS`:
 - no test marker (``# NBVAL_IGNORE_OUTPUT`` and the like) is visible;
 - each exercise's solution is collapsed (Jupyter Book's ``hide-cell`` toggle) until asked.
 
+On every chapter page (all ``notebooks/NN_*.ipynb``): the line under the title that says
+when, where and in which mode the outputs were made, as recorded in the notebook
+(``book/execute.py``, ``make notebooks``).
+
 The book is built, served and opened with the fixtures and helpers of
 ``tests/test_book.py`` (``site``, ``server``, ``browser``, ``_PageLog``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from test_book import _PageLog, browser, server, site  # noqa: F401 - fixtures
+from test_book import _PageLog, browser, build_mod, server, site  # noqa: F401 - fixtures
 from test_chapters import CHAPTERS, MAX_CODE_LINE
 
 #: the elements that must fit the text column
@@ -125,6 +130,38 @@ def test_no_test_marker_and_solutions_collapsed(server, browser, name):  # noqa:
         # a learner can open one
         solutions.first.locator("button.toggle-button, summary").first.click()
         solutions.first.locator("div.cell_input pre").first.wait_for(timeout=5_000)
+        log.assert_clean()
+    finally:
+        log.close()
+
+
+_PROVENANCE_JS = """() => {
+  const art = document.querySelector('article.bd-article') || document.querySelector('main');
+  const p = [...art.querySelectorAll('p')].find(e => e.innerText.includes('Outputs made in'));
+  const h1 = art.querySelector('h1'), code = art.querySelector('div.cell_input');
+  if (!p) return null;
+  const after = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return {text: p.innerText, underTitle: after(h1, p) && (!code || after(p, code))};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", [p.stem for p in build_mod.chapters()])
+def test_provenance_line_under_the_title(server, browser, name):  # noqa: F811
+    nb = json.loads((build_mod.NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf8"))
+    rec = nb["metadata"].get("ssloserve")
+    assert rec, f"{name}: no record of how its outputs were made: run make notebooks NB={name}"
+    log, page = _open(browser, server, name)
+    try:
+        found = page.evaluate(_PROVENANCE_JS)
+        assert found, f"{name}: no provenance line on the page"
+        text = " ".join(found["text"].split())
+        m = re.search(r"Outputs made in (\w+) mode on (\S+ \S+) UTC, on (\d+) cores", text)
+        assert m, f"{name}: the provenance line reads {text!r}"
+        when = rec["executed_utc"][:16].replace("T", " ")
+        assert m.groups() == (rec["mode"], when, str(rec["machine"]["cores"])), text
+        assert rec["machine"]["cpu"] in text and rec["commit"][:10] in text, text
+        assert found["underTitle"], f"{name}: the provenance line is not under the title"
         log.assert_clean()
     finally:
         log.close()

@@ -6,21 +6,20 @@ replica) and return steps; the runtime executes them (the simulator with events 
 heap, the emulator with processes and pipes) and records each change's states
 (requested, in progress, done, infeasible).
 
-=================  =============================================================  =========
-change             steps                                                          cost
-=================  =============================================================  =========
-replicas up        :class:`Start` new replicas of the target variant and cores    cold start
-replicas down      :class:`Stop` starting and idle replicas (newest first), then   none
-                   :class:`Drain` busy ones (they finish their batch, then stop)
-cores              :class:`Resize` each replica of the target variant, in place   resize delay
-variant            :class:`Start` the new replicas; each old one is marked         cold start
-                   :class:`Retire` and keeps serving; :func:`on_ready` says which
-                   old replica goes as each new one becomes ready (one per new
-                   replica, the rest once none is still starting: a rolling
-                   replacement, as Kubernetes does); old replicas still starting
-                   are stopped at once
-batch size         :class:`SetBatch` (the next batch uses it)                    none
-=================  =============================================================  =========
+Each change, the steps that make it and what it costs:
+
+- **replicas up**: :class:`Start` new replicas of the target variant and cores. Cost: a
+  cold start.
+- **replicas down**: :class:`Stop` starting and idle replicas (newest first), then
+  :class:`Drain` busy ones (they finish their batch, then stop). Cost: none.
+- **cores**: :class:`Resize` each replica of the target variant, in place. Cost: the
+  resize delay.
+- **variant**: :class:`Start` the new replicas; each old one is marked :class:`Retire` and
+  keeps serving; :func:`on_ready` says which old replica goes as each new one becomes
+  ready (one per new replica, the rest once none is still starting: a rolling
+  replacement, as Kubernetes does); old replicas still starting are stopped at once.
+  Cost: a cold start.
+- **batch size**: :class:`SetBatch` (the next batch uses it). Cost: none.
 
 A change that needs more cores than are free is :class:`Infeasible` (recorded, nothing
 else happens for the replicas that do not fit): new replicas that do not fit are not

@@ -29,6 +29,10 @@ SYSTEM_COLORS: dict[str, str] = {
     "SLO split": "#b279a2",
     "simulator": "#72b7b2",
     "emulator": "#eeca3b",
+    "IPA": "#9d755d",
+    "FA2-low": "#88d27a",
+    "FA2-high": "#2e6b2a",
+    "RIM-like": "#ff9da6",
 }
 
 

@@ -14,7 +14,10 @@ mixed-integer programme every 10 s. Modules, one concept each:
 - :mod:`~ssloserve.ipa.pipelines` -- the video and NLP pipelines, each menu entry with its source;
 - :mod:`~ssloserve.ipa.policy` -- :class:`IPAPolicy` for ``ssloserve.run``;
 - :mod:`~ssloserve.ipa.baselines` -- FA2-low, FA2-high (FA2's planner on fixed variants), RIM-like;
-- :mod:`~ssloserve.ipa.experiments` -- the four systems on the four Twitter load patterns.
+- :mod:`~ssloserve.ipa.experiments` -- the four systems on the four Twitter load patterns;
+- :mod:`~ssloserve.ipa.ui` -- chapter 03_ipa's tables and charts: every plan of a small chain,
+  the product's linearisation at a plan, the Pareto front and the alpha/beta slider (imported
+  on its own: ``from ssloserve.ipa import ui``).
 """
 
 from .allocation import DEFAULT_CORES, base_allocation, with_cores

@@ -356,7 +356,13 @@ def systems_chart(table: pd.DataFrame) -> alt.HConcatChart:
     2
     """
     names = list(dict.fromkeys(table.system))
-    color = alt.Color("system:N", title=None, scale=system_scale(names), sort=names)
+    color = alt.Color(
+        "system:N",
+        title=None,
+        scale=system_scale(names),
+        sort=names,
+        legend=alt.Legend(orient="bottom", direction="horizontal"),
+    )
 
     def bars(col, title):
         return (
@@ -369,7 +375,7 @@ def systems_chart(table: pd.DataFrame) -> alt.HConcatChart:
                 column=alt.Column("pattern:N", title=None, sort=list(dict.fromkeys(table.pattern))),
                 tooltip=["pattern", "system", col],
             )
-            .properties(width=48, height=150)
+            .properties(width=40, height=150)
         )
 
     return alt.hconcat(bars("accuracy", "accuracy (PAS)"), bars("mean_cores", "mean cores"))

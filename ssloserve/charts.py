@@ -33,6 +33,10 @@ SYSTEM_COLORS: dict[str, str] = {
     "FA2-low": "#88d27a",
     "FA2-high": "#2e6b2a",
     "RIM-like": "#ff9da6",
+    "Biscale": "#7b4173",
+    "horizontal only": "#439894",
+    "vertical only": "#bcbd22",
+    "vertical only, 1 replica": "#d6a5c9",
 }
 
 

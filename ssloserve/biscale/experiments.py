@@ -184,6 +184,7 @@ def compare_patterns(
     duration_s: int | None = None,
     source: str = "auto",
     policy_kw: dict | None = None,
+    start_s: int = 0,
     **run_kw,
 ) -> pd.DataFrame:
     """Every system on each Twitter pattern, the video pipeline at SLO 780 ms.
@@ -195,6 +196,7 @@ def compare_patterns(
     seed : seed of the arrivals
     runtime, run_kw : passed to ``ssloserve.run``
     duration_s : play only the first seconds of each pattern (None: all 20 minutes)
+    start_s : start that many seconds into each pattern (a window of it, e.g. its rise)
     source : ``"auto"`` (the real trace when present), ``"twitter"`` or ``"synthetic"``
     policy_kw : shared by the policies (:func:`systems`)
 
@@ -203,13 +205,20 @@ def compare_patterns(
     Long table: ``pattern, source, system`` and the columns of :func:`run_systems`.
     """
     from ..traces import segment
+    from ..workloads import Workload
 
     pipeline = video_pipeline()
     frames = []
     for name in patterns:
         seg = segment(name, seed=seed, source=source)
-        rates = seg.rates[:duration_s] if duration_s else seg.rates
-        w = seg.workload(seed=seed, slo_ms=VIDEO_SLO_MS)
+        end = start_s + duration_s if duration_s else None
+        rates = seg.rates[start_s:end]
+        if start_s:
+            w = Workload.from_rates(
+                rates, seed=seed, slo_ms=VIDEO_SLO_MS, name=name, source=seg.source
+            )
+        else:
+            w = seg.workload(seed=seed, slo_ms=VIDEO_SLO_MS)
         pols = systems(pipeline, rates, VIDEO_SLO_MS, include, **(policy_kw or {}))
         opts = {**drop_options(drop), **run_kw}
         if duration_s:

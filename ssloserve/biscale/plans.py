@@ -137,6 +137,19 @@ def _capacity(node: dict, n: int) -> float:
     return n * throughput_rps(node["batch"], node["service_ms"])
 
 
+def _induced(graph: nx.DiGraph, keep: set) -> nx.DiGraph:
+    """``graph.subgraph(keep).copy()``, in the same node and edge order, built directly:
+    copying a subgraph view filters every edge through the view, which made it most of
+    the vertical plan's time."""
+    g = nx.DiGraph()
+    g.graph.update(graph.graph)
+    g.add_nodes_from((k, dict(d)) for k, d in graph.nodes(data=True) if k in keep)
+    g.add_edges_from(
+        (u, v, dict(d)) for u, v, d in graph.edges(data=True) if u in keep and v in keep
+    )
+    return g
+
+
 def _restrict(graph: nx.DiGraph, pipeline, n: dict, min_rps: float, rate_rps: float, add: bool):
     """The graph with only the nodes whose ``n_s`` replicas carry ``min_rps``, each costing
     ``replicas x cores`` with ``replicas = n_s`` (or, with ``add``, ``max(n_s, ceil(lam / h))``);
@@ -152,7 +165,7 @@ def _restrict(graph: nx.DiGraph, pipeline, n: dict, min_rps: float, rate_rps: fl
         if not mine:
             return None
         keep += mine
-    g = graph.subgraph(keep).copy()
+    g = _induced(graph, set(keep))
     for k, d in g.nodes(data=True):
         if isinstance(k, tuple):
             reps = n[d["stage"]]

@@ -56,7 +56,9 @@ def amdahl_pipeline(parallel_fraction: float, one_core_ms: float = 176.2) -> Pip
     >>> amdahl_pipeline(0.9).order
     ('model',)
     """
-    v = Variant(f"amdahl p={parallel_fraction:g}", 1.0, amdahl_model(parallel_fraction, one_core_ms))
+    v = Variant(
+        f"amdahl p={parallel_fraction:g}", 1.0, amdahl_model(parallel_fraction, one_core_ms)
+    )
     return Pipeline.chain(Stage("model", (v,), max_batch=1))
 
 

@@ -138,9 +138,10 @@ def _capacity(node: dict, n: int) -> float:
 
 
 def _induced(graph: nx.DiGraph, keep: set) -> nx.DiGraph:
-    """``graph.subgraph(keep).copy()``, in the same node and edge order, built directly:
-    copying a subgraph view filters every edge through the view, which made it most of
-    the vertical plan's time."""
+    """The nodes, edges and attributes of ``graph.subgraph(keep).copy()``, built directly
+    (copying a subgraph view filters every edge through the view, which made it most of the
+    vertical plan's time) and in ``graph``'s order (a view of a small node set iterates in
+    the set's order, which varies with the hash seed)."""
     g = nx.DiGraph()
     g.graph.update(graph.graph)
     g.add_nodes_from((k, dict(d)) for k, d in graph.nodes(data=True) if k in keep)

@@ -19,7 +19,11 @@ Modules, one concept each:
 - :mod:`~ssloserve.biscale.baselines` -- horizontal only, vertical only, InferLine-like, and
   the drop limits (:data:`DROP_LIMITS`);
 - :mod:`~ssloserve.biscale.experiments` -- the chapter's experiments (the four Twitter
-  patterns, the step load, the drop limits; also run by benchmarks/bench_biscale.py).
+  patterns, the step load, the drop limits; also run by benchmarks/bench_biscale.py);
+- :mod:`~ssloserve.biscale.sweep` -- where each mechanism wins: every system over a grid of
+  cold starts and parallel fractions (:func:`~ssloserve.biscale.sweep.mechanism_sweep`);
+- :mod:`~ssloserve.biscale.ui` -- the chapter's tables and charts (imported on its own:
+  it needs the chart libraries).
 
 The Amdahl equations (p(b), speedup, the bound, the largest useful core count) are in
 :mod:`ssloserve.latency`.

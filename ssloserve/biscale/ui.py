@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..charts import SliderChart, system_scale
-from ..fa2.ui import timeline_chart
+from ..fa2.ui import timeline_chart as _fa2_timeline
 from ..latency import LatencyModel, amdahl_bound
 
 __all__ = ["cores_table", "speedup_chart", "comparison_chart", "timeline_chart", "sweep_chart"]
@@ -148,6 +148,24 @@ def comparison_chart(table: pd.DataFrame, by: str | None = None) -> alt.HConcatC
             ch = ch.encode(row=alt.Row(f"{by}:N", title=None))
         charts.append(ch.properties(width=200, height=22 * t.system.nunique()))
     return alt.hconcat(*charts)
+
+
+def timeline_chart(per_second: pd.DataFrame, bin_s: int = 10) -> alt.VConcatChart:
+    """Load, cores in use and SLO violations over time per system, binned to ``bin_s``.
+
+    ``per_second`` is the second table of
+    :func:`~ssloserve.biscale.experiments.step_experiment` (or of
+    :func:`~ssloserve.biscale.experiments.run_systems` with ``per_second=True``); the chart
+    is FA2's (:func:`ssloserve.fa2.ui.timeline_chart`), with Biscale's systems coloured.
+
+    Examples
+    --------
+    >>> ps = pd.DataFrame(dict(system=["Biscale"] * 4, second=range(4), rate_rps=1.0,
+    ...                        cores=2.0, violation_pct=0.0))
+    >>> isinstance(timeline_chart(ps, bin_s=2), alt.VConcatChart)
+    True
+    """
+    return _fa2_timeline(per_second, bin_s)
 
 
 def sweep_chart(sweep: pd.DataFrame) -> SliderChart:

@@ -1,4 +1,4 @@
-"""The experiment API: ``run(pipeline, workload, policy, runtime="sim"|"emu", ...)``.
+"""The experiment API: ``run(pipeline, workload, policy, runtime="sim"|"emu"|"ray", ...)``.
 
 Chapter: 00_tour. ``run`` only dispatches: every runtime reads the same
 :class:`~ssloserve.runtime.options.RunOptions` and the same input helpers
@@ -37,11 +37,16 @@ def run(
         ``budget_ms``)
     policy : a policy (``interval_s``, ``decide(obs) -> Config``, optional ``initial``), or
         a fixed :class:`~ssloserve.pipeline.Config`
-    runtime : ``"sim"`` (discrete-event simulator) or ``"emu"`` (multiprocess emulator)
+    runtime : ``"sim"`` (discrete-event simulator), ``"emu"`` (multiprocess emulator) or
+        ``"ray"`` (the emulator's router with Ray actors as replicas; needs
+        ``pip install 'ssloserve[ray]'``)
     options : a :class:`RunOptions`; keyword arguments override single fields
         (``run(..., queue="edf", drop="cannot_finish")``). With ``runtime="emu"`` the
         emulator's own options are accepted too (``core_limit``, ``boost``, ``max_retries``,
-        ``drain_s``, ``start_timeout_s``; see ``ssloserve.runtime.emu.EmuOptions``)
+        ``drain_s``, ``start_timeout_s``; see ``ssloserve.runtime.emu.EmuOptions``), with
+        ``runtime="ray"`` Ray's (``address`` to join a cluster, else a local Ray of
+        ``num_cpus``; ``max_retries``, ``drain_s``, ``start_timeout_s``; see
+        ``ssloserve.runtime.ray.RayOptions``)
 
     Returns
     -------
@@ -61,7 +66,7 @@ def run(
     >>> run(p, w, Config.default(p), runtime="cloud")
     Traceback (most recent call last):
     ...
-    ssloserve.errors.ConfigError: unknown runtime 'cloud'; choose one of ('sim', 'emu')
+    ssloserve.errors.ConfigError: unknown runtime 'cloud'; choose one of ('sim', 'emu', 'ray')
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
@@ -76,6 +81,17 @@ def run(
         from .sim import simulate
 
         return simulate(pipeline, workload, as_policy(policy), opts.validate())
+    if runtime == "ray":
+        from .ray import RayOptions, require_ray, serve_on_ray  # (Ray itself is optional)
+
+        bad = sorted(set(extra) - RayOptions.names())
+        if bad:
+            raise ConfigError(
+                f"unknown run option(s) {bad}; options are {sorted(known | RayOptions.names())}"
+            )
+        ray_opts = RayOptions(**extra).validate()
+        require_ray()
+        return serve_on_ray(pipeline, workload, as_policy(policy), opts.validate(), ray_opts)
     from .emu import EmuOptions, emulate  # the multiprocess emulator (ssloserve/runtime/emu/)
 
     emu_only = EmuOptions.names()

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: Runtimes ``run`` knows.
-RUNTIMES = ("sim", "emu")
+RUNTIMES = ("sim", "emu", "ray")
 #: Service-time models of the simulator (the emulator measures real service times).
 SERVICE_KINDS = ("deterministic", "exponential", "lognormal")
 

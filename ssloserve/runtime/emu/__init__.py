@@ -113,7 +113,7 @@ def nothing_left(wait_s: float = 5.0):
         raise EmulatorError(f"emulator runs left something behind: {left}")
 
 
-def emulate(pipeline, workload, policy, options=None, emu=None):
+def emulate(pipeline, workload, policy, options=None, emu=None, router=Router):
     """Serve ``workload`` on ``pipeline`` with real processes, adapting with ``policy``.
 
     Parameters
@@ -126,6 +126,8 @@ def emulate(pipeline, workload, policy, options=None, emu=None):
     options : the shared ``RunOptions`` (None: the defaults); ``progress``: True shows a
         tqdm bar, None (default) shows one once the run has taken 2 s, False never
     emu : the emulator's own :class:`EmuOptions` (None: the defaults)
+    router : the router class; the Ray runtime passes its subclass
+        (:class:`~ssloserve.runtime.ray.router.RayRouter`), whose replicas are Ray actors
 
     Returns
     -------
@@ -134,7 +136,7 @@ def emulate(pipeline, workload, policy, options=None, emu=None):
     the measured actuation costs, ``meta["interrupted"]`` whether Ctrl-C stopped it.
     """
     remove_stale_cgroups()
-    router = Router(pipeline, workload, policy, options, emu)
+    router = router(pipeline, workload, policy, options, emu)
     progress = None
     with _sigterm_raises(), SafeInterrupt() as stop:
         try:

@@ -98,13 +98,13 @@ class Lifecycle:
         rid = next(self._rid)
         t_req = time.monotonic()
         rt = self.eopt.boost and not spec.uses_cpu
-        proc = Worker("replica", (spec, cores, os.getpid(), rt), name=f"replica-{stage}-{rid}")
+        proc = self._spawn_replica(spec, cores, rt, f"replica-{stage}-{rid}")
         r = Replica(rid, stage, variant, v.accuracy, spec, cores, proc, proc.conn, t_req)
         r.pid = proc.pid
         self._account()
         self.reps[rid] = r
         self.st[stage].replicas[rid] = r
-        if spec.uses_cpu:
+        if spec.uses_cpu and proc.pid is not None:
             try:
                 self.limiter.add(proc.pid, cores)
             except (OSError, ProcessLookupError) as e:
@@ -116,6 +116,13 @@ class Lifecycle:
                     ) from e
                 # it died before it could be limited: its sentinel reports the crash
         return r
+
+    def _spawn_replica(self, spec: ModelSpec, cores: float, realtime: bool, name: str):
+        """The replica's process handle: a :class:`~ssloserve.runtime.emu.worker.Worker`
+        (``conn``, ``pid``, ``sentinel``, ``exitcode``, ``join``, ``kill``, ``close``).
+        The Ray runtime overrides this with an actor behind the same interface, whose
+        ``pid`` is None: a process the router does not limit or signal itself."""
+        return Worker("replica", (spec, cores, os.getpid(), realtime), name=name)
 
     def _stop_replica(self, r: Replica, kill: bool = False) -> None:
         if r.state in ("stopping", "dead"):
@@ -130,7 +137,8 @@ class Lifecycle:
             r.conn.send(("stop",))
         if kill:
             with contextlib.suppress(OSError, ValueError, AttributeError):
-                os.kill(r.pid, signal.SIGCONT)
+                if r.pid is not None:
+                    os.kill(r.pid, signal.SIGCONT)
                 r.proc.kill()
 
     def _reap(self, r: Replica) -> None:

@@ -63,6 +63,9 @@ class Router(Routing, Actuator, Lifecycle, Boost, Teardown):
     registered with ``atexit`` and called from the SIGTERM handler.
     """
 
+    #: The runtime named in the :class:`Result` (the Ray runtime's router is a subclass).
+    RUNTIME = "emu"
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -371,7 +374,7 @@ class Router(Routing, Actuator, Lifecycle, Boost, Teardown):
             meta["requests_not_arrived"] = len(self.arrival_s) - n_arrived
         return end_of_run(
             self.log,
-            "emu",
+            self.RUNTIME,
             stages=self.stages,
             timeline=self.timeline,
             events=self.events,

@@ -63,7 +63,8 @@ class Teardown:
         reps = list(self.reps.values())
         for r in reps:
             with contextlib.suppress(Exception):
-                os.kill(r.pid, signal.SIGCONT)
+                if r.pid is not None:  # (None: a process not of this machine, e.g. Ray's)
+                    os.kill(r.pid, signal.SIGCONT)
             with contextlib.suppress(Exception):
                 r.conn.send(("stop",))
         if self.lg_conn is not None:
@@ -77,7 +78,8 @@ class Teardown:
         for p in procs:
             with contextlib.suppress(Exception):
                 if p.is_alive():
-                    os.kill(p.pid, signal.SIGCONT)
+                    if p.pid is not None:
+                        os.kill(p.pid, signal.SIGCONT)
                     p.kill()
                 p.join(timeout=2)
         for p in procs:

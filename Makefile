@@ -57,7 +57,7 @@ clean:
 	rm -rf book/_build book/_static/vendor .pytest_cache .ruff_cache
 
 # BENCHMARKS.md collects the per-topic results that each benchmark script writes.
-BENCH_MD := predictors sim emu fidelity fa2 netnn sponge biscale ipa
+BENCH_MD := predictors sim emu fidelity fa2 netnn sponge biscale ipa ray
 BENCHMARKS.md: $(addprefix benchmarks/,$(addsuffix .md,$(BENCH_MD)))
 	{ echo "# Benchmarks"; echo; \
 	  echo "Collected from benchmarks/*.md by \`make BENCHMARKS.md\`; each section names the command that produced it."; \

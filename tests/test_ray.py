@@ -93,8 +93,9 @@ def test_sim_emu_and_ray_go_through_the_same_steps_with_close_summaries(ray_inst
     """Tolerances (stated): every request served in all three; the same actuation rows
     (stage, kind, state) in the same order; p50 within 25 ms of the simulator's 20 ms
     service (router, pipes or Ray calls, and a loaded 2-core machine); mean accuracy within
-    0.05 and core-seconds within 35% of the simulator's (cold starts, hence the time of
-    each change, differ: the simulator's is 0.5 s, a process or an actor takes seconds)."""
+    0.05 and core-seconds within 35% of the simulator's given the runtime's measured median
+    cold start (cold starts set when each change happens, and a starting replica holds its
+    cores: a process or an actor takes seconds, on a busy machine a varying number)."""
     p = Pipeline.chain(
         Stage(
             "s",
@@ -118,15 +119,17 @@ def test_sim_emu_and_ray_go_through_the_same_steps_with_close_summaries(ray_inst
     assert _changes(res["sim"]) == _changes(res["emu"]) == _changes(res["ray"])
     kinds = [k for _, k, st in _changes(res["ray"]) if st == "requested"]
     assert kinds == ["scale_out", "scale_out", "resize", "variant", "scale_in"]
-    sim = res["sim"].summary()
     for k in ("emu", "ray"):
+        # the simulator again, given the cold start this runtime measured (median)
+        cold_s = float(np.median(res[k].meta["cold_start_s"]))
+        sim = run(p, w, Scripted(), "sim", cold_start_s=cold_s, resize_delay_ms=5.0).summary()
         s = res[k].summary()
         assert s["requests"] == s["served"] == sim["requests"] == len(w), k
         assert res[k].timeline["config"].iloc[-1] == SCRIPT[-1]
         assert abs(s["p50_ms"] - sim["p50_ms"]) < 25.0, (k, s["p50_ms"], sim["p50_ms"])
         assert abs(s["mean_accuracy"] - sim["mean_accuracy"]) < 0.05, k
         rel = abs(s["core_seconds"] - sim["core_seconds"]) / sim["core_seconds"]
-        assert rel < 0.35, (k, s["core_seconds"], sim["core_seconds"])
+        assert rel < 0.35, (k, cold_s, s["core_seconds"], sim["core_seconds"])
     cold = res["ray"].meta["cold_start_s"]  # real actor start-ups were measured
     assert len(cold) == 4 and all(c > 0 for c in cold)
 

@@ -1,7 +1,7 @@
 """ssloserve: SLO-aware inference serving, taught by re-implementing the techniques of
 K. Razavi's thesis (FA2, Sponge, IPA, Biscale, NetNN) as small composable functions.
 
-``ssloserve.run(pipeline, workload, policy, runtime="sim"|"emu")`` runs one experiment.
+``ssloserve.run(pipeline, workload, policy, runtime="sim"|"emu"|"ray")`` runs one experiment.
 """
 
 from .observation import Observation

@@ -91,8 +91,8 @@ def test_pyproject_extras_exist():
     test = _reqs(extras["test"])
     for name in ("pytest", "nbval", "playwright", "hypothesis"):
         assert name in test, f"test extra lacks {name}"
-    # no extra for a runtime that does not exist yet (the Ray runtime is still to come)
-    assert "ray" not in extras
+    # runtime="ray": Ray pinned to the release it was built and tested against
+    assert _reqs(extras["ray"])["ray"].specifier == SpecifierSet("==2.60.0")
 
 
 def test_python_is_311_everywhere():
@@ -128,7 +128,7 @@ def test_requirements_install_the_package_with_test_and_book_extras():
     m = re.fullmatch(r"-e\s*\.\[([a-z,\s]+)\]", editable[0])
     assert m, editable[0]
     extras = {e.strip() for e in m.group(1).split(",")}
-    assert {"test", "book"} <= extras
+    assert {"test", "book", "ray"} <= extras  # make test runs the Ray tests too
     assert extras <= set(PROJECT["optional-dependencies"])
 
 
@@ -139,7 +139,7 @@ def _installed(name: str) -> Version | None:
         return None
 
 
-@pytest.mark.parametrize("extra", [None, "test", "book"])
+@pytest.mark.parametrize("extra", [None, "test", "book", "ray"])
 def test_this_environment_satisfies_pyproject(extra):
     lines = PROJECT["dependencies"] if extra is None else PROJECT["optional-dependencies"][extra]
     bad = []

@@ -56,7 +56,7 @@ def end_of_run(
     Parameters
     ----------
     log : the run's :class:`RequestLog` (every request with a final status)
-    runtime : ``"sim"`` or ``"emu"``
+    runtime : ``"sim"``, ``"emu"`` or ``"ray"``
     stages : stage names in order
     timeline : rows of :data:`TIMELINE_COLUMNS` (tuples or dicts), or a DataFrame of them
     events : rows of :data:`EVENT_COLUMNS` (tuples or dicts; dicts may carry more keys)

@@ -134,12 +134,62 @@ def test_sim_emu_and_ray_go_through_the_same_steps_with_close_summaries(ray_inst
     assert len(cold) == 4 and all(c > 0 for c in cold)
 
 
-def test_a_killed_actor_is_replaced_and_loses_no_request(ray_installed):
-    """SIGKILL a busy replica actor's process mid-run: Ray reports it dead, its batch is
-    retried on the other replica or its replacement, and every request is served."""
+_HEAD = textwrap.dedent(
+    """
+    import os, sys, time, ray
+    ray.init(num_cpus=2, include_dashboard=False)
+    node = ray._private.worker._global_node
+    out = sys.argv[1]
+    with open(out + ".tmp", "w") as f:
+        f.write(node.address + " " + os.path.basename(node.get_session_dir_path()))
+    os.rename(out + ".tmp", out)
+    while not os.path.exists(out + ".stop"):
+        time.sleep(0.1)
+    ray.shutdown()
+    """
+)
+
+
+@pytest.fixture
+def ray_cluster(ray_installed, tmp_path):
+    """A running Ray cluster (a head started by another process, as ``ray start --head``
+    would); yields its address. Ray 2.60 clusters use token authentication: the head
+    writes its token to ``~/.ray/auth_token`` (if none is there), and ``address=`` joins
+    with it. Afterwards the head is shut down and no process names its session."""
+    from ssloserve.runtime.ray.session import _mentions
+
+    out = tmp_path / "head"
+    head = subprocess.Popen(
+        [sys.executable, "-c", _HEAD, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        t_end = time.monotonic() + 180
+        while not out.exists():
+            assert head.poll() is None and time.monotonic() < t_end, head.stderr.read()[-2000:]
+            time.sleep(0.1)
+        address, session = out.read_text().split()
+        yield address
+    finally:
+        (tmp_path / "head.stop").touch()
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+    time.sleep(0.5)
+    assert _mentions(session) == []
+
+
+def test_a_killed_actor_on_a_joined_cluster_is_replaced_and_loses_no_request(ray_cluster):
+    """On a cluster joined by ``address=``: SIGKILL a busy replica actor's process mid-run;
+    Ray reports it dead, its batch is retried on the other replica or its replacement, and
+    every request is served. The run leaves the cluster running and this process
+    disconnected."""
+    import ray
+
     slow = LatencyModel(0.0, 0.0, 0.0, 80.0)
     p = Pipeline.chain(Stage("s", (Variant("v", 0.9, slow, model="sleep"),)))
-    w = Workload.from_rates([10] * 8, seed=3, slo_ms=5000.0)  # room for a replacement
+    w = Workload.from_rates([10] * 12, seed=3, slo_ms=5000.0)  # room for a replacement
     killed = []
 
     def killer():
@@ -158,8 +208,11 @@ def test_a_killed_actor_is_replaced_and_loses_no_request(ray_installed):
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
-    r = run(p, w, Static(Config({"s": StageConfig("v", 2, 1.0, 1)})), "ray", progress=False)
+    cfg = Config({"s": StageConfig("v", 2, 1.0, 1)})
+    r = run(p, w, Static(cfg), "ray", address=ray_cluster, progress=False)
     th.join()
+    assert r.meta["ray"]["address"] == ray_cluster and not r.meta["ray"]["started_here"]
+    assert not ray.is_initialized()
     assert killed, "the test did not find a busy replica to kill"
     st = r.requests["status"]
     assert len(r) == len(w) and set(np.unique(st)) <= {SERVED, LATE}  # none lost
@@ -172,7 +225,6 @@ def test_a_killed_actor_is_replaced_and_loses_no_request(ray_installed):
     assert ((after.kind == "scale_out") & (after.state == "requested")).any()
     assert (after.kind == "ready").any(), "no replacement became ready"
     assert "ActorDiedError" in " ".join(ev[ev.kind == "crash_cause"]["detail"])
-    _no_ray_process_left(r)
 
 
 _SHUTDOWN = textwrap.dedent(

@@ -140,6 +140,17 @@ def _shutdown(ray, session: RaySession, wait_s: float = 10.0) -> None:
                 os.kill(p, signal.SIGKILL)
 
 
+def _token_auth_if_available() -> None:
+    """Joining a cluster: Ray 2.60 clusters use token authentication, and a driver sends
+    its token only in token mode. Where ``RAY_AUTH_MODE`` is unset and this machine has a
+    token (``~/.ray/auth_token`` or ``RAY_AUTH_TOKEN``), turn token mode on, as Ray does
+    for a cluster it starts (Ray's own helper; absent in other Ray releases: nothing)."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private.authentication import authentication_token_setup as auth
+
+        auth.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = 2):
     """Ray for one run (see the module docstring); yields a :class:`RaySession`."""
@@ -152,6 +163,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = 2):
         session = RaySession(address or "local", True)
         try:
             if address:
+                _token_auth_if_available()
                 ray.init(address=address, **kw)
                 session.started_here = False  # joined: the cluster outlives the run
             else:

@@ -91,8 +91,10 @@ def _no_ray_process_left(r) -> None:
 
 def test_sim_emu_and_ray_go_through_the_same_steps_with_close_summaries(ray_installed):
     """Tolerances (stated): every request served in all three; the same actuation rows
-    (stage, kind, state) in the same order; p50 within 25 ms of the simulator's 20 ms
-    service (router, pipes or Ray calls, and a loaded 2-core machine); mean accuracy within
+    (stage, kind, state) in the same order; the replicas' median service time within 10 ms
+    of the model's 20 ms; end-to-end p50 within 60 ms of the simulator's (router, pipes or
+    Ray calls on a 2-core machine that other jobs load: Ray's p50 was 47 ms at load
+    average 10, see benchmarks/ray.md for its overhead); mean accuracy within
     0.05 and core-seconds within 35% of the simulator's given the runtime's measured median
     cold start (cold starts set when each change happens, and a starting replica holds its
     cores: a process or an actor takes seconds, on a busy machine a varying number)."""
@@ -126,7 +128,10 @@ def test_sim_emu_and_ray_go_through_the_same_steps_with_close_summaries(ray_inst
         s = res[k].summary()
         assert s["requests"] == s["served"] == sim["requests"] == len(w), k
         assert res[k].timeline["config"].iloc[-1] == SCRIPT[-1]
-        assert abs(s["p50_ms"] - sim["p50_ms"]) < 25.0, (k, s["p50_ms"], sim["p50_ms"])
+        rec = res[k].stage_records["s"]  # the replica's own time per batch: the model
+        svc_ms = float(np.nanmedian(rec["finish_s"] - rec["start_s"])) * 1000.0
+        assert abs(svc_ms - 20.0) < 10.0, (k, svc_ms)
+        assert abs(s["p50_ms"] - sim["p50_ms"]) < 60.0, (k, s["p50_ms"], sim["p50_ms"])
         assert abs(s["mean_accuracy"] - sim["mean_accuracy"]) < 0.05, k
         rel = abs(s["core_seconds"] - sim["core_seconds"]) / sim["core_seconds"]
         assert rel < 0.35, (k, cold_s, s["core_seconds"], sim["core_seconds"])

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from .errors import SsloserveError
+from .runtime.options import RUNTIMES
 
 __all__ = ["main", "build_parser", "pipeline_by_name", "trace_by_name", "summary_table"]
 
@@ -128,11 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration",
         type=float,
         default=None,
-        help=f"seconds of trace to serve (default: all in sim, {EMU_DEFAULT_DURATION_S:g} in emu)",
+        help=f"seconds of trace to serve (default: all in sim, {EMU_DEFAULT_DURATION_S:g} in emu/ray)",
     )
     r.add_argument("--slo-ms", type=float, default=780.0, help="end-to-end SLO of each request")
     r.add_argument("--policy", default="inferline", choices=POLICIES)
-    r.add_argument("--runtime", default="sim", choices=("sim", "emu"))
+    r.add_argument("--runtime", default="sim", choices=RUNTIMES)
     r.add_argument("--queue", default="fifo", choices=("fifo", "edf"))
     r.add_argument(
         "--drop", default="never", choices=("never", "deadline", "cannot_finish", "k_slo")
@@ -170,7 +171,7 @@ def _run(args) -> int:
     from .workloads import Workload
 
     duration = args.duration
-    if duration is None and args.runtime == "emu":
+    if duration is None and args.runtime != "sim":  # real time
         duration = EMU_DEFAULT_DURATION_S
     if duration is not None and not duration > 0:  # also NaN
         raise SsloserveError(f"--duration must be a positive number of seconds, got {duration!r}")

@@ -95,7 +95,7 @@ class SpeedupMeasurement:
     background_cores: float
 
     def worst_error_pct(self) -> float:
-        """The largest |measured - expected| / expected speed-up, in %."""
+        """The largest relative error of the measured speed-up, ``abs(measured - expected) / expected``, in %."""
         return float(self.table["error_pct"].abs().max())
 
 

@@ -8,7 +8,7 @@ replica that dies unasked is noticed through its sentinel; its in-flight request
 retried (``max_retries``) or dropped with reason ``replica_crash``, and the stage is
 planned again, so a replacement starts. *Which* replicas start, stop, drain or resize is
 decided by the shared planner (:mod:`ssloserve.runtime.actuation`, executed by
-:mod:`.actuate`). :class:`Lifecycle` is a part of
+:mod:`~ssloserve.runtime.emu.actuate`). :class:`Lifecycle` is a part of
 :class:`~ssloserve.runtime.emu.router.Router` and works on its state (``st``, ``reps``,
 ``limiter``, ``events``). Chapter: 00_tour.
 """

@@ -13,7 +13,7 @@ in other processes, so the router's own work per request is a few tens of micros
 Semantics follow DESIGN.md "Actuation semantics", planned by the same code as in the
 simulator (:mod:`ssloserve.runtime.actuation`). The router is one class in parts, one
 concept per file: :mod:`.routing` (queues, batching, dispatch, messages),
-:mod:`.actuate` (executing the planner's steps), :mod:`.lifecycle` (replica processes:
+:mod:`~ssloserve.runtime.emu.actuate` (executing the planner's steps), :mod:`.lifecycle` (replica processes:
 start, stop, death and retry), :mod:`.boost` (the router thread's priority),
 :mod:`.teardown` (stop every process, remove every cgroup) and this module (the run:
 start, the event loop with the policy's ticks, observation, the end of the run).

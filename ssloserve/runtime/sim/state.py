@@ -98,7 +98,7 @@ class _St:
 class SimState:
     """The simulator's state and bookkeeping: stages, replicas, cores, records, what a
     policy observes, and the end of a run. The event loop (:mod:`.loop`), the actuation
-    (:mod:`.actuate`) and the fast path (:mod:`.fast`) work on it."""
+    (:mod:`~ssloserve.runtime.sim.actuate`) and the fast path (:mod:`.fast`) work on it."""
 
     def __init__(self, pipeline: Pipeline, workload, policy, opts: RunOptions, fast=True):
         self.pipeline, self.policy, self.opts = pipeline, policy, opts

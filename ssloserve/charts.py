@@ -37,6 +37,12 @@ SYSTEM_COLORS: dict[str, str] = {
     "horizontal only": "#439894",
     "vertical only": "#bcbd22",
     "vertical only, 1 replica": "#d6a5c9",
+    # chapter 02_sponge
+    "Sponge": "#17becf",
+    "Sponge (worst case)": "#9edae5",
+    "horizontal (FA2, 1-core)": "#54a24b",
+    "VPA-like": "#843c39",
+    "static half": "#ff9d98",
 }
 
 

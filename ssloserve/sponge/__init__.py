@@ -12,7 +12,12 @@ requests first.
   ``queue="edf", drop="cannot_finish"``: :data:`RUN_OPTIONS`);
 - :mod:`~ssloserve.sponge.baselines` -- horizontal scaling (FA2, 1-core replicas), static
   provisioning, and the VPA-like scaler that recreates the replica;
-- :mod:`~ssloserve.sponge.experiments` -- the paper-scale experiment and the queue ablation.
+- :mod:`~ssloserve.sponge.experiments` -- the paper-scale experiment and the queue ablation;
+- :mod:`~ssloserve.sponge.machine` -- :class:`SubCoreModel`, the latency a replica really has
+  below one core;
+- :mod:`~ssloserve.sponge.measure` -- :class:`MeasuredSponge`, which reads its replica's CPU
+  use in the emulator;
+- :mod:`~ssloserve.sponge.ui` -- the chapter's charts and worked tables.
 """
 
 from .baselines import TWIN_SUFFIX, VPALikePolicy, horizontal_policy, static_policy, with_twin
@@ -30,6 +35,8 @@ from .experiments import (
     sponge_pipeline,
     systems,
 )
+from .machine import SubCoreModel, measure_replica
+from .measure import MeasuredSponge
 from .oracle import solve_edf_exhaustive, solve_exhaustive
 from .policy import RUN_OPTIONS, SOLVERS, SpongePolicy
 from .solvers import EPS_MS, core_grid, edf_excess_ms, solve, solve_edf, worst_case_ms
@@ -44,6 +51,9 @@ __all__ = [
     "solve_exhaustive",
     "solve_edf_exhaustive",
     "SpongePolicy",
+    "MeasuredSponge",
+    "SubCoreModel",
+    "measure_replica",
     "RUN_OPTIONS",
     "SOLVERS",
     "TWIN_SUFFIX",

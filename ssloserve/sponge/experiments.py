@@ -29,6 +29,8 @@ from ..network import bandwidth_series, remaining_budget
 from ..pipeline import Pipeline, Stage, Variant
 from ..workloads import Workload
 from .baselines import VPALikePolicy, horizontal_policy, static_policy, with_twin
+from .machine import SubCoreModel
+from .measure import MeasuredSponge
 from .policy import RUN_OPTIONS, SpongePolicy
 
 __all__ = [
@@ -110,7 +112,10 @@ def budget_workload(
 ) -> tuple[Workload, str]:
     """Requests at ``rates`` (one value per second), each with the budget its upload leaves:
     ``slo - payload / bandwidth`` of its second (:func:`ssloserve.network.remaining_budget`;
-    ``payload_kb`` x 1024 bytes, as Sponge's table).
+    ``payload_kb`` x 1024 bytes, as Sponge's table; at least 1 ms, so an upload slower
+    than the SLO leaves a request that cannot make it). When ``payload_kb`` is a list, each
+    request's payload is drawn from it (seeded), so requests of one second have different
+    budgets.
 
     Returns
     -------
@@ -124,10 +129,18 @@ def budget_workload(
     """
     rates = np.asarray(rates)
     bw, src = bandwidth_series(bandwidth, seed=seed, duration_s=len(rates))
-    payload = int(payload_kb * 1024)
-    budgets = remaining_budget(bw, payload, slo_ms)
-    w = Workload.from_rates(rates, seed=seed, budget_ms=budgets, payload_bytes=payload, source=src)
-    return w, src
+    if np.ndim(payload_kb) == 0:
+        payload = int(payload_kb * 1024)
+        budgets = remaining_budget(bw, payload, slo_ms, min_ms=1.0)
+        w = Workload.from_rates(
+            rates, seed=seed, budget_ms=budgets, payload_bytes=payload, source=src
+        )
+        return w, src
+    t = Workload.from_rates(rates, seed=seed).arrival_s
+    rng = np.random.default_rng([seed, 1])
+    size = (rng.choice(np.asarray(payload_kb, dtype=float), size=len(t)) * 1024).astype(int)
+    budgets = remaining_budget(bw[np.floor(t).astype(int)], size, slo_ms, min_ms=1.0)
+    return Workload(t, budgets, size, source=src, duration_s=float(len(rates))), src
 
 
 def sponge_pipeline(
@@ -157,11 +170,13 @@ def systems(
     *,
     cores=None,
     include=SYSTEMS,
+    sponge=SpongePolicy,
 ) -> dict:
     """The systems of :data:`SYSTEMS`, set up alike, by name.
 
     - ``"Sponge"``: :class:`~ssloserve.sponge.policy.SpongePolicy` (per-request solver);
-      ``"Sponge (worst case)"``: the same with the paper code's worst-case solver;
+      ``"Sponge (worst case)"``: the same with the paper code's worst-case solver (both
+      of class ``sponge``, e.g. :class:`~ssloserve.sponge.measure.MeasuredSponge`);
     - ``"horizontal (FA2, 1-core)"``: :func:`~ssloserve.sponge.baselines.horizontal_policy`
       replanning every second, told the worst upload ``cl_max_ms`` (the same knowledge
       as the worst-case solver), with replicas of 1 core (of the smallest core count of
@@ -185,9 +200,9 @@ def systems(
     for name in include:
         kw = dict(cores=cores, b_max=b_max, initial_rate_rps=float(rates[0]))
         if name == "Sponge":
-            out[name] = SpongePolicy(slo_ms, c_max, **kw)
+            out[name] = sponge(slo_ms, c_max, **kw)
         elif name == "Sponge (worst case)":
-            out[name] = SpongePolicy(slo_ms, c_max, solver="worst_case", **kw)
+            out[name] = sponge(slo_ms, c_max, solver="worst_case", **kw)
         elif name == "VPA-like":
             out[name] = VPALikePolicy(slo_ms, c_max, **kw)
         elif name == "horizontal (FA2, 1-core)":
@@ -255,7 +270,7 @@ MACHINE_CORES = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def machine_model(
-    model: LatencyModel, c_paper: float = 16.0, c_machine: float = 1.5
+    model: LatencyModel, c_paper: float = 16.0, c_machine: float = 1.5, *, subcore: bool = False
 ) -> LatencyModel:
     """The paper-scale model on this machine's cores: ``c`` cores here serve as ``c * k``
     cores do in the paper, ``k = c_paper / c_machine``: ``l_m(b, c) = l(b, c k)``, so the
@@ -265,7 +280,10 @@ def machine_model(
     What does not carry over: the serial part still costs its full CPU time, so a request
     needs more of this machine than of the paper's; and below one core a thread gets only
     ``c`` of a core, so its serial part takes ``1 / c`` times longer than l(b, c) says.
-    The emulator shows both; the simulator and the solvers assume l(b, c).
+    The emulator shows both; the simulator and the solvers assume l(b, c), unless
+    ``subcore=True``: then the model is its :class:`~ssloserve.sponge.machine.SubCoreModel`
+    (same parameters, the serial part slowed by ``1 / c`` below one core), which every
+    planner and the simulator then use.
 
     Examples
     --------
@@ -275,7 +293,8 @@ def machine_model(
     True
     """
     k = c_paper / c_machine
-    return LatencyModel(model.gamma / k, model.delta, model.epsilon / k, model.eta)
+    m = LatencyModel(model.gamma / k, model.delta, model.epsilon / k, model.eta)
+    return SubCoreModel.of(m) if subcore else m
 
 
 def machine_experiment(
@@ -288,12 +307,20 @@ def machine_experiment(
     source: str = "auto",
     bandwidth: str = "auto",
     runtime: str = "emu",
+    subcore: bool = False,
+    rate_scale: float = 1.0,
     **run_kw,
 ):
     """The paper's setting at this machine's scale: a *burn* replica (real CPU under real
     core limits) of :func:`machine_model` between 0.25 and 1.5 cores
     (:data:`MACHINE_CORES`), the paper's rates, budgets and SLO; horizontal replicas of
-    0.25 cores, static at 1.5 and 0.75 cores. Returns what :func:`paper_experiment` does.
+    0.25 cores, static at 1.5 and 0.75 cores. Returns what :func:`paper_experiment` does;
+    Sponge's policies are :class:`~ssloserve.sponge.measure.MeasuredSponge` (their
+    ``cpu_use()``: the replica's measured CPU, second by second).
+
+    ``subcore=True`` gives every planner (and the simulator) the latency the replica really
+    has below one core (:func:`machine_model`); ``rate_scale`` multiplies the paper's rates
+    (rounded), to bring the CPU the load needs within this machine's.
 
     Examples
     --------
@@ -303,11 +330,13 @@ def machine_experiment(
     1.5
     """
     model, msrc = paper_model(source)
-    rates = paper_rates(duration_s, seed=seed)
+    rates = np.round(paper_rates(duration_s, seed=seed) * rate_scale).astype(int)
     w, bsrc = budget_workload(rates, payload_kb, slo_ms, bandwidth, seed)
     cl_max = float(slo_ms - w.budget_ms.min())
-    p = sponge_pipeline(machine_model(model), kind="burn")
-    pols = systems(p, rates, slo_ms, cl_max, cores=MACHINE_CORES, include=include)
+    p = sponge_pipeline(machine_model(model, subcore=subcore), kind="burn")
+    pols = systems(
+        p, rates, slo_ms, cl_max, cores=MACHINE_CORES, include=include, sponge=MeasuredSponge
+    )
     kw = {**RUN_OPTIONS, **run_kw}
     summary, per_second = compare(p, w, pols, runtime, **kw)
     meta = dict(model=msrc, bandwidth=bsrc, cl_max_ms=cl_max, policies=pols, options=kw)
@@ -328,12 +357,14 @@ def queue_ablation(
     rate_scale: float = 1.0,
     seed: int = 0,
     *,
+    payload_kb=200,
     source="auto",
     bandwidth="auto",
     **run_kw,
 ):
     """Sponge under each queue and drop rule of :data:`ABLATION`, with the rates multiplied
-    by ``rate_scale`` (above 1: overload, where the drop rule matters most).
+    by ``rate_scale`` (above 1: overload, where the drop rule matters most) and the payload
+    ``payload_kb`` (a list: a mix, :func:`budget_workload`).
 
     Returns
     -------
@@ -352,7 +383,7 @@ def queue_ablation(
 
     model, _ = paper_model(source)
     rates = np.round(paper_rates(duration_s, seed=seed) * rate_scale).astype(int)
-    w, _ = budget_workload(rates, 200, 1000.0, bandwidth, seed)
+    w, _ = budget_workload(rates, payload_kb, 1000.0, bandwidth, seed)
     p = sponge_pipeline(model)
     rows = []
     for queue, drop in ABLATION:

@@ -74,3 +74,30 @@ def test_sponge_resizes_in_place_faster_batches_nothing_lost(procs):
     before, after = svc[start < t_up], svc[start > t_up + 0.05]
     assert len(before) >= 3 and len(after) >= 3
     assert np.median(after) < 0.75 * np.median(before), (np.median(before), np.median(after))
+
+
+def test_a_replica_below_one_core_follows_the_subcore_model(procs):
+    from ssloserve.sponge import SubCoreModel, measure_replica
+
+    prof = measure_replica(BURN, batches=(1, 2), cores=(0.25, 1.0), repeats=2)
+    t = prof.table.set_index(["batch", "cores"]).latency_ms
+    q = SubCoreModel.of(BURN)
+    for b in (1, 2):
+        low = t[(b, 0.25)]
+        # CPU time is exact (thread clocks), so the quota can only make it slower
+        assert 0.9 * q.latency(b, 0.25) <= low <= 1.5 * q.latency(b, 0.25), (b, low)
+        assert low > 1.5 * BURN.latency(b, 0.25), (b, low)  # l(b, c) underestimates
+
+
+def test_measured_sponge_reads_its_replica_cpu_under_the_limit(procs):
+    from ssloserve.sponge import MeasuredSponge
+
+    p = Pipeline.chain(Stage("detect", (Variant("burn", 0.5, BURN, model="burn"),), max_batch=4))
+    w = Workload.from_rates([3, 3, 12, 12, 12, 12], seed=4, slo_ms=1000.0)
+    pol = MeasuredSponge(1000.0, cores=GRID, b_max=4, initial_rate_rps=3.0)
+    emulate(p, w, pol, RunOptions(**RUN_OPTIONS).validate())
+    u = pol.cpu_use().dropna(subset=["used_cores"])
+    assert len(u) >= 3 and (u.replicas == 1).all()
+    # the quota holds (clock ticks of 10 ms and a resize in the interval: some slack)
+    assert (u.used_cores <= np.maximum(u.limit_cores, u.chosen_cores) + 0.15).all(), u
+    assert u.used_cores.max() > 0.1  # and the replica did work

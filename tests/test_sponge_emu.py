@@ -79,14 +79,15 @@ def test_sponge_resizes_in_place_faster_batches_nothing_lost(procs):
 def test_a_replica_below_one_core_follows_the_subcore_model(procs):
     from ssloserve.sponge import SubCoreModel, measure_replica
 
-    prof = measure_replica(BURN, batches=(1, 2), cores=(0.25, 1.0), repeats=2)
+    serial = LatencyModel(4.0, 10.0, 2.0, 10.0)  # 6 CPU-ms parallel, 20 serial at b = 1
+    prof = measure_replica(serial, batches=(1, 2), cores=(0.25, 1.0), repeats=2)
     t = prof.table.set_index(["batch", "cores"]).latency_ms
-    q = SubCoreModel.of(BURN)
+    q = SubCoreModel.of(serial)
     for b in (1, 2):
         low = t[(b, 0.25)]
         # CPU time is exact (thread clocks), so the quota can only make it slower
         assert 0.9 * q.latency(b, 0.25) <= low <= 1.5 * q.latency(b, 0.25), (b, low)
-        assert low > 1.5 * BURN.latency(b, 0.25), (b, low)  # l(b, c) underestimates
+        assert low > 1.5 * serial.latency(b, 0.25), (b, low)  # l(b, c) underestimates
 
 
 def test_measured_sponge_reads_its_replica_cpu_under_the_limit(procs):

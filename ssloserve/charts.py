@@ -40,7 +40,7 @@ SYSTEM_COLORS: dict[str, str] = {
     # chapter 02_sponge
     "Sponge": "#17becf",
     "Sponge (worst case)": "#9edae5",
-    "horizontal (FA2, 1-core)": "#439894",
+    "horizontal (FA2, 1-core)": "#637939",
     "VPA-like": "#843c39",
     "static half": "#ff9d98",
 }

@@ -43,6 +43,11 @@ SYSTEM_COLORS: dict[str, str] = {
     "horizontal (FA2, 1-core)": "#637939",
     "VPA-like": "#843c39",
     "static half": "#ff9d98",
+    # chapter 05 (NetNN): one detector's arithmetic and where it runs
+    "float": "#e377c2",
+    "int8": "#8c6d31",
+    "switch": "#b6992d",
+    "CPU replica": "#79706e",
 }
 
 

@@ -23,8 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-#: chapters that follow issue 10's template (05_netnn joins when converted)
-CHAPTERS = ("00_tour", "01_fa2", "02_sponge", "03_ipa", "04_biscale")
+CHAPTERS = ("00_tour", "01_fa2", "02_sponge", "03_ipa", "04_biscale", "05_netnn")
 #: widest code line, in characters, that the book's code column shows without a scroll bar
 #: (measured in Chromium by tests/test_book_chapters.py; notebooks/ruff.toml formats to it)
 MAX_CODE_LINE = 77

@@ -9,8 +9,9 @@ latency SLO. This module measures both sides on this machine:
 - :func:`cheapest_config`: the fewest one-core replicas, and their batch size, that keep
   up with a packet rate within the SLO (FA2's problem for a single stage, with FA2's
   headroom and SLO margin);
-- :func:`serve_on_cpu`: that configuration served by :func:`ssloserve.run` (the
-  simulator), per packet rate: cores, p50/p99 latency, SLO violations;
+- :func:`serve_on_cpu`: that configuration served by
+  :func:`~ssloserve.runtime.api.run` (the simulator), per packet rate: cores, p50/p99
+  latency, SLO violations;
 - :func:`dataplane_latency`: the time one packet's inference takes in the reference
   executor (packet by packet, along the whole chain of switches) and the batched
   executor's packets per second.
@@ -162,7 +163,8 @@ def serve_on_cpu(
     seed: int = 0,
     **margins,
 ) -> pd.DataFrame:
-    """Serve one request per packet on CPU replicas with :func:`ssloserve.run` (simulator).
+    """Serve one request per packet on CPU replicas with :func:`~ssloserve.runtime.api.run`
+    (the simulator).
 
     For each rate: :func:`cheapest_config` (``margins``: its ``headroom`` and
     ``slo_safety``), then a Poisson load at that rate for ``duration_s`` seconds, every
@@ -202,11 +204,8 @@ def serve_on_cpu(
             }
         )
         rows.append(row)
-    df = pd.DataFrame(rows)
-    for c in ("batch", "replicas"):
-        if c in df:
-            df[c] = df[c].astype("Int64")
-    return df
+    cols = ["rate (packets/s)", "batch", "replicas", "p50 ms", "p99 ms", "violations %"]
+    return pd.DataFrame(rows, columns=cols).astype({"batch": "Int64", "replicas": "Int64"})
 
 
 def dataplane_latency(plan, qmodel, x_u8: np.ndarray, samples: int = 20) -> dict:

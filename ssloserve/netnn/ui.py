@@ -137,7 +137,7 @@ def header_chart(sweep: pd.DataFrame) -> alt.Chart:
             y=alt.Y("switches:Q", title="switches"),
             color=alt.Color("widths:N", title="widths"),
         )
-        .properties(width=440, height=200)
+        .properties(width=400, height=200)
     )
 
 

@@ -48,14 +48,16 @@ __all__ = [
 STAGE = "detect"
 
 
-def _fastest_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000.0 * float(np.min(times))
+def _fastest_ms(fns, repeats: int) -> list[float]:
+    """The fastest of ``repeats`` timed calls of each function, taken in turns so that a
+    burst of load on a shared machine does not fall on one function's runs only."""
+    best = [math.inf] * len(fns)
+    for _ in range(repeats + 1):  # the first round warms up and is timed too
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return [1000.0 * t for t in best]
 
 
 @torch.no_grad()
@@ -69,8 +71,8 @@ def cpu_latency_table(
     model : a trained float model (:mod:`~ssloserve.netnn.models`)
     x_u8 : inputs as 8-bit codes, at least ``max_batch`` rows
     max_batch : largest batch measured
-    repeats : timed runs per batch; the fastest is kept: the time on a core of its own
-        (what a busy shared machine adds is not the model's)
+    repeats : timed runs per batch, the batch sizes in turns; the fastest is kept: the
+        time on a core of its own (what a busy shared machine adds is not the model's)
 
     Returns
     -------
@@ -91,7 +93,7 @@ def cpu_latency_table(
     torch.set_num_threads(1)
     model.eval()
     try:
-        ms = [_fastest_ms(lambda b=b: model(x[:b]), repeats) for b in range(1, max_batch + 1)]
+        ms = _fastest_ms([lambda b=b: model(x[:b]) for b in range(1, max_batch + 1)], repeats)
     finally:
         torch.set_num_threads(threads)
     batches = list(range(1, max_batch + 1))

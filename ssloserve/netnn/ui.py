@@ -212,7 +212,8 @@ def serving_explorer(cpu: pd.DataFrame, slo_ms: float) -> SliderChart:
 
     Every rate was run beforehand; the slider is a Vega-Lite parameter that picks one, so
     the chart works on the static website. Left: cores against the rate; right: the p99
-    latency against the SLO (dashed); the chosen rate is marked and labelled.
+    latency against the SLO (dashed); the chosen rate is marked, its plan written above
+    the left panel.
 
     Examples
     --------
@@ -235,31 +236,33 @@ def serving_explorer(cpu: pd.DataFrame, slo_ms: float) -> SliderChart:
         value=rates[len(rates) // 2],
         bind=alt.binding_range(min=rates[0], max=rates[-1], step=step, name="kpackets/s "),
     )
-    x = alt.X("kpps:Q", title="packets per second (thousands)")
-    colour = alt.Color("system:N", scale=system_scale(["CPU replica"]), title=None)
+    x = alt.X("kpps:Q", title="thousand packets per second")
+    colour = alt.Color("system:N", scale=system_scale(["CPU replica"]), legend=None)
     here = alt.Chart(t).transform_filter("datum.kpps == kpps")
+    dot = here.mark_point(size=160, filled=True, color="black")
     label = (
         here.transform_calculate(
             text="'batch ' + datum.batch + ' x ' + datum.replicas + ' replicas, p99 '"
             " + format(datum['p99 ms'], '.2f') + ' ms'"
         )
-        .mark_text(align="left", dx=6, dy=-10)
-        .encode(x=x, y="replicas:Q", text="text:N")
+        .mark_text(align="left", x=5, y=-10)
+        .encode(text="text:N")
     )
     cores = (
         alt.Chart(t)
         .mark_line(point=True)
-        .encode(x=x, y=alt.Y("replicas:Q", title="cores"), color=colour)
-        + here.mark_point(size=160, filled=True, color="black").encode(x=x, y="replicas:Q")
+        .encode(x=x, y=alt.Y("replicas:Q", title="CPU cores that meet the SLO"), color=colour)
+        + dot.encode(x=x, y="replicas:Q")
         + label
-    ).properties(width=210, height=180, title="cores that meet the SLO")
+    ).properties(width=200, height=170)
+    slo = alt.Chart(pd.DataFrame({"slo": [slo_ms]})).mark_rule(strokeDash=[4, 4])
     p99 = (
         alt.Chart(t)
         .mark_line(point=True)
-        .encode(x=x, y=alt.Y("p99 ms:Q", title="p99 latency (ms)"), color=colour)
-        + alt.Chart(pd.DataFrame({"slo": [slo_ms]})).mark_rule(strokeDash=[4, 4]).encode(y="slo:Q")
-        + here.mark_point(size=160, filled=True, color="black").encode(x=x, y="p99 ms:Q")
-    ).properties(width=210, height=180, title=f"p99 against the {slo_ms:g} ms SLO")
+        .encode(x=x, y=alt.Y("p99 ms:Q", title=f"p99 (ms); SLO {slo_ms:g} ms"), color=colour)
+        + slo.encode(y="slo:Q")
+        + dot.encode(x=x, y="p99 ms:Q")
+    ).properties(width=200, height=170)
     return SliderChart(alt.hconcat(cores, p99).add_params(kpps))
 
 
@@ -362,7 +365,7 @@ def mapper_widget(model):
         with out:
             if r["ok"]:
                 display(pd.DataFrame({"layout": [r["layout"]], "switches": [r["switches"]]}))
-                display(r["table"].drop_duplicates("layer"))
+                display(r["table"].drop_duplicates("layer").set_index("switch").T)
             else:
                 display(pd.DataFrame({"does not fit": [r["message"]]}))
 

@@ -240,8 +240,9 @@ def paper_experiment(
     Returns
     -------
     ``(summary, per_second, meta)``: as :func:`ssloserve.fa2.experiments.compare` (one row
-    per system: ``core_seconds, violation_pct, p99_ms, mean_cores``; per second: ``system,
-    second, rate_rps, cores, violation_pct``), and ``meta`` with the sources used
+    per system: ``core_seconds``, ``violation_pct``, ``p99_ms``, ``mean_cores``; per
+    second: ``system``, ``second``, ``rate_rps``, ``cores``, ``violation_pct``), and
+    ``meta`` with the sources used
     (``model``, ``bandwidth``), ``cl_max_ms`` (the slowest upload) and the ``policies``.
 
     Examples

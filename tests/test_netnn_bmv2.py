@@ -9,6 +9,7 @@ import pytest
 
 from ssloserve.data import has_data
 from ssloserve.errors import ToolError, ToolNotFoundError
+from ssloserve.netnn.batched import execute_batched
 from ssloserve.netnn.bmv2 import (
     INSTALL_HELP,
     compile_program,
@@ -92,13 +93,15 @@ def test_a_failing_compiler_is_reported_with_its_message(tmp_path):
     assert str(src) in str(e.value)
 
 
+@pytest.mark.parametrize("run", [execute, execute_batched])
 @pytest.mark.parametrize("layout", range(3))
-def test_model_frames_are_what_the_executor_sends(layout):
-    """The integer model's frames (the BMv2 oracle) equal the executor's, field by field."""
+def test_model_frames_are_what_the_executor_sends(layout, run):
+    """The integer model's frames (the BMv2 oracle) equal both executors' traces, every value
+    byte of every frame."""
     _, plan, m = small_layouts()[layout]
     x = np.random.default_rng(layout).integers(0, 256, (20, plan.shapes[0].out_values))
     want = model_frames(plan, m, x.astype(np.uint8))
-    tr = execute(plan, m, x, order="shuffle", seed=1, trace=True).trace
+    tr = run(plan, m, x, order="shuffle", seed=1, trace=True).trace
     sender = {(li, p.part): p.name for li, layer in enumerate(plan.layers) for p in layer}
     links = sum(len(a) * len(b) for a, b in zip(plan.layers[:-1], plan.layers[1:], strict=True))
     assert len(tr) == len(x) * (1 + links + 1)  # h1 -> ingress, switch to switch, last -> h2
@@ -109,7 +112,7 @@ def test_model_frames_are_what_the_executor_sends(layout):
         sid, layer, part, values = decode_frame(f)
         assert (sid, layer, part) == (r["sample"], r["layer"], r["part"])
         assert (len(values), len(f)) == (r["value bytes"], r["frame bytes"])
-        assert values[:8].hex(" ") == r["first values"]
+        assert values == r["values"] and values[:8].hex(" ") == r["first values"]
 
 
 # ---------------------------------------------------------------- with p4c and BMv2 on PATH

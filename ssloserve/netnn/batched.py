@@ -358,6 +358,7 @@ def _trace_rows(dst: str, frames: np.ndarray) -> list[dict]:
             "value bytes": values.shape[1],
             "frame bytes": frames.shape[1],
             "first values": values[i, :8].tobytes().hex(" "),
+            "values": values[i].tobytes(),
         }
         for i in range(len(frames))
     ]

@@ -312,7 +312,8 @@ class DataPlane:
         order : ``"fifo"`` or ``"shuffle"`` (pending packets are delivered in random order)
         seed : seeds the shuffling
         in_flight : samples injected before waiting for results (at most the sample slots)
-        trace : record every frame (switch, sample, layer, part, bytes)
+        trace : record every frame: receiver (``to``), sample, layer, part, ``value bytes``,
+            ``frame bytes``, ``first values`` (hex, for display) and ``values`` (all of them)
         """
         x, in_flight = check_inputs(self.plan, x_u8, order, in_flight)
         rng = np.random.default_rng(seed)
@@ -359,6 +360,7 @@ def _row(dst: str, frame: bytes) -> dict:
         "value bytes": len(values),
         "frame bytes": len(frame),
         "first values": values[:8].hex(" "),
+        "values": bytes(values),
     }
 
 

@@ -1,0 +1,176 @@
+"""The looped P4_16 program of a switch: one output channel per pass, the packet recirculated
+until every channel of the switch's slice has its share of the packet (chapter 05, NetNN).
+
+P4 has no loops over data, so an unrolled program (:mod:`~ssloserve.netnn.p4_unrolled`) is as
+long as the multiply-accumulates a packet needs. For the paper's conv2 switches that is
+101,120 per packet: 44 MB of P4, far beyond what p4c compiles and BMv2 loads in reasonable
+time (a prototype's 153 MB JSON took 4 s to load). Here the program holds **one output
+channel's** work, written for whichever channel ``meta.step`` names:
+
+- the weights of that channel are read from the ``weights`` register at ``meta.step * FAN_IN``
+  (conv: into metadata, once per pass, then shared by every position);
+- every position's sum is one expression over the packet's header fields (the only values
+  P4 cannot index at run time, so the loop runs over channels, not positions) and is added
+  to the ``acc`` register at ``slot * N_ACC + step * PLEN + position``;
+- while channels remain, ``meta.step`` is incremented and the egress recirculates the packet
+  (``recirculate_preserving_field_list``; ``meta.step`` is the only field kept, ``@field_list(1)``).
+
+After the last channel the packet sets its bit in the arrival bitmap; the packet that
+completes the bitmap finishes the sample exactly as the unrolled program does (bias, shift,
+clamp, max-pool, register reset, multicast). The program shrinks by the number of channels
+(16 for conv2) and by sharing the weight reads; BMv2 pays with one pipeline pass per channel.
+Sums are order-independent (32-bit wrapping adds), so interleaved passes of different
+packets give the same result.
+"""
+
+from __future__ import annotations
+
+from .executor import SwitchConfig
+from .p4_text import (
+    INGRESS_START,
+    arrival_table,
+    finish,
+    in_slices,
+    layer_parser,
+    layer_preamble,
+    tail,
+)
+
+__all__ = ["emit_looped", "DENSE_TERMS"]
+
+#: Dense-layer terms per action (each action reads its weights into locals first).
+DENSE_TERMS = 32
+
+
+def _u32(field: str) -> str:
+    return f"(int<32>)((bit<32>){field})"
+
+
+def emit_looped(cfg: SwitchConfig) -> str:
+    """The looped program of a layer switch: one output channel per pass through BMv2.
+
+    Examples
+    --------
+    >>> from ssloserve.netnn.quantize import random_integer_model
+    >>> from ssloserve.netnn.mapper import partition
+    >>> from ssloserve.netnn.executor import configure
+    >>> m = random_integer_model([0, 4, 1], conv=((3, 3, 2),), length=10, seed=0)
+    >>> src = emit_looped(configure(partition(m, widths=[1, 1, 1, 1]), m)[1])
+    >>> "const bit<32> PASSES = 3;" in src, "recirculate_preserving_field_list(1);" in src
+    (True, True)
+    """
+    s = cfg.shape
+    ch = cfg.hi - cfg.lo
+    n_up = len(cfg.upstream)
+    plen = s.conv_length
+    conv = s.kind == "conv"
+    k = s.kernel
+    what = (
+        f"layer {cfg.layer} ({s.name}, {s.kind}), output channels {cfg.lo}..{cfg.hi - 1} "
+        f"of {s.out_channels}, {n_up} upstream switch(es); looped, one channel per pass"
+    )
+    consts = f"const bit<32> PASSES = {ch};   // one pass per output channel\n"
+    consts += f"const bit<32> FAN_IN = {s.fan_in};\n"
+    if conv:
+        consts += f"const bit<32> PLEN = {plen};\n"
+    out = layer_preamble(cfg, what, True, consts)
+    slices = in_slices(cfg)
+    n_w = max((c1 - c0) * k for c0, c1 in cfg.upstream) if conv else 0
+    wfields = "".join(f"    int<32> w{i};\n" for i in range(n_w))
+    out.append(
+        "struct metadata_t {\n    bit<32> slot;\n    bit<32> part_bit;\n"
+        "    @field_list(1)\n    bit<32> step;      // output channel of this pass\n"
+        "    bit<1>  again;     // recirculate after this pass\n"
+        f"    bit<32> wbase;\n    bit<32> abase;\n{wfields}}}\n\n"
+    )
+    out.append(layer_parser(cfg))
+    out.append(INGRESS_START)
+    out.append(
+        f"    register<bit<8>>({cfg.weight.size}) weights;   // int8, loaded by the control plane\n"
+        "    register<bit<32>>(SLOTS * N_ACC) acc;      // int32 partial sums per sample slot\n"
+        "    register<bit<32>>(SLOTS) arrived;          // bitmap of upstream parts heard\n"
+    )
+    out.append(arrival_table(n_up))
+    calls: dict[int, list[str]] = {}
+    for q, first, n in slices:
+        c0, c1 = cfg.upstream[q]
+        names = calls.setdefault(q, [])
+        if conv:
+            lp = cfg.prev_shape.out_length
+            out.append(f"    action load_in{q}() {{   // this channel's weights for part {q}\n")
+            out.append("        bit<8> w;\n")
+            for c in range(c0, c1):
+                for t in range(k):
+                    out.append(
+                        f"        weights.read(w, meta.wbase + {c * k + t});\n"
+                        f"        meta.w{(c - c0) * k + t} = (int<32>)(int<8>)w;\n"
+                    )
+            out.append("    }\n")
+            names.append(f"load_in{q}")
+            for p in range(plen):
+                terms = [
+                    f"meta.w{(c - c0) * k + t} * {_u32(f'hdr.in{q}.v{(c - c0) * lp + p + t}')}"
+                    for c in range(c0, c1)
+                    for t in range(k)
+                ]
+                out.append(_mac_action(f"mac_in{q}_{p}", f"meta.abase + {p}", [], terms))
+                names.append(f"mac_in{q}_{p}")
+        else:
+            for g, j0 in enumerate(range(0, n, DENSE_TERMS)):
+                js = range(j0, min(n, j0 + DENSE_TERMS))
+                reads = [f"weights.read(w{j - j0}, meta.wbase + {first + j});" for j in js]
+                terms = [f"(int<32>)(int<8>)w{j - j0} * {_u32(f'hdr.in{q}.v{j}')}" for j in js]
+                decl = [f"bit<8> w{j - j0};" for j in js]
+                out.append(_mac_action(f"mac_in{q}_{g}", "meta.abase", decl + reads, terms))
+                names.append(f"mac_in{q}_{g}")
+    out.append("\n    apply {\n")
+    out.append(
+        "        if (!hdr.nn.isValid()) {\n            mark_to_drop(standard_metadata);\n            return;\n        }\n"
+        "        meta.slot = hdr.nn.sample_id & (SLOTS - 1);\n        arrival.apply();\n"
+        "        if (meta.part_bit == 0) {\n            return;   // not from an upstream part: arrival dropped it\n        }\n"
+        "        meta.wbase = meta.step * FAN_IN;\n"
+    )
+    if conv:
+        out.append("        meta.abase = meta.slot * N_ACC + meta.step * PLEN;\n")
+    else:
+        out.append("        meta.abase = meta.slot * N_ACC + meta.step;\n")
+    for q, _, _ in slices:
+        body = "".join(f"            {a}();\n" for a in calls[q])
+        out.append(f"        if (hdr.in{q}.isValid()) {{\n{body}        }}\n")
+    out.append(
+        "        if (meta.step < PASSES - 1) {\n"
+        "            meta.step = meta.step + 1;   // the next output channel\n"
+        "            meta.again = 1;              // MyEgress recirculates the packet\n"
+        "            standard_metadata.egress_spec = 1;\n"
+        "        } else {\n"
+        "            bit<32> seen;\n"
+        "            arrived.read(seen, meta.slot);   // into a local, then use it\n"
+        "            seen = seen | meta.part_bit;\n"
+        "            if (seen == ALL_ARRIVED) {\n"
+    )
+    out += finish(cfg, True, indent=" " * 16)
+    out.append(
+        "            } else {\n"
+        "                arrived.write(meta.slot, seen);\n"
+        "                mark_to_drop(standard_metadata);   // consumed; nothing to forward yet\n"
+        "            }\n        }\n    }\n}\n"
+    )
+    emits = "".join(f"        packet.emit(hdr.in{q});\n" for q, _, _ in slices)
+    egress = (
+        "\n        if (meta.again == 1) {\n"
+        "            recirculate_preserving_field_list(1);   // keeps meta.step\n"
+        "        }\n    "
+    )
+    out.append(tail(emits + "        packet.emit(hdr.res);\n", egress))
+    return "".join(out)
+
+
+def _mac_action(name: str, index: str, pre: list[str], terms: list[str]) -> str:
+    """An action adding ``sum(terms)`` to ``acc[index]`` (after the statements ``pre``)."""
+    lines = [f"    action {name}() {{\n"]
+    lines += [f"        {s}\n" for s in pre]
+    lines.append(f"        bit<32> a;\n        acc.read(a, {index});\n")
+    lines.append("        int<32> s = (int<32>)a")
+    lines += [f"\n            + {t}" for t in terms]
+    lines.append(f";\n        acc.write({index}, (bit<32>)s);\n    }}\n")
+    return "".join(lines)

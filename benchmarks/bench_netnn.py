@@ -228,7 +228,8 @@ def families_section() -> None:
 def bmv2_section(n_samples: int = 400, compile_timeout_s: float = 1800.0) -> None:
     """Compile time and JSON size per switch; BMv2 and executor packets/s side by side."""
     from ssloserve.errors import ToolError
-    from ssloserve.netnn.bmv2 import compile_program, require_tools, run_bmv2
+    from ssloserve.netnn.bmv2 import run_bmv2
+    from ssloserve.netnn.p4c import compile_program, require_tools
 
     tools = require_tools()
     torch.set_num_threads(1)

@@ -10,21 +10,14 @@ import pytest
 from ssloserve.data import has_data
 from ssloserve.errors import ToolError, ToolNotFoundError
 from ssloserve.netnn.batched import execute_batched
-from ssloserve.netnn.bmv2 import (
-    INSTALL_HELP,
-    compile_program,
-    find_tools,
-    model_frames,
-    read_pcap,
-    require_tools,
-    run_bmv2,
-    write_pcap,
-)
+from ssloserve.netnn.bmv2 import model_frames, packet_on_bmv2, run_bmv2
 from ssloserve.netnn.data import DATASETS
 from ssloserve.netnn.executor import decode_frame, encode_frame, execute
 from ssloserve.netnn.experiment import flow_detector, packet_detector
 from ssloserve.netnn.mapper import partition
-from ssloserve.netnn.p4 import emit, golden_example
+from ssloserve.netnn.p4 import UNROLL_MACS, emit, golden_example
+from ssloserve.netnn.p4c import INSTALL_HELP, compile_program, find_tools, require_tools
+from ssloserve.netnn.pcap import read_pcap, write_pcap
 from ssloserve.netnn.quantize import random_integer_model
 from ssloserve.netnn.switch import BMV2
 
@@ -173,6 +166,16 @@ def test_paper_layout_programs_compile(tmp_path):
     assert not _compile_all(one_each, tmp_path)
 
 
+def test_paper_layout_programs_are_compact():
+    """No switch's program grows with its multiply-accumulates: the conv switches are looped,
+    and every program is at most a few MB of P4 (unrolled, conv2's was 44 MB)."""
+    plan, m = paper_layout()
+    bundle = emit(plan, m)
+    looped = sorted(n for n, src in bundle.programs.items() if "recirculate" in src)
+    assert looped == [p.name for layer in plan.layers[1:4] for p in layer]
+    assert max(bundle.sizes().values()) < 3e6
+
+
 def _check(r, plan, n):
     assert r.equal, (r.table()[~r.table()["equal"]], r.frames[~r.frames["model"]], r.missing)
     # every switch sent one frame per sample to each downstream peer, nothing more
@@ -184,13 +187,32 @@ def _check(r, plan, n):
 
 
 @needs_tools
+@pytest.mark.parametrize("unroll_macs", [UNROLL_MACS, 0], ids=["unrolled", "looped"])
 @pytest.mark.parametrize("layout", range(3))
-def test_small_layouts_three_way_parity_on_bmv2(tmp_path, layout):
+def test_small_layouts_three_way_parity_on_bmv2(tmp_path, layout, unroll_macs):
+    """The whole chain, 200 samples, with the programs as emitted (all unrolled) and with
+    every switch of more than one output channel looped (recirculated once per channel)."""
     _, plan, m = small_layouts()[layout]
     x = np.random.default_rng(7).integers(0, 256, (N_SAMPLES, plan.shapes[0].out_values))
-    r = run_bmv2(plan, m, x.astype(np.uint8), tmp_path)
+    r = run_bmv2(plan, m, x.astype(np.uint8), tmp_path, unroll_macs=unroll_macs)
+    looped = [n for n, src in emit(plan, m, unroll_macs).programs.items() if "recirculate" in src]
+    assert bool(looped) == (unroll_macs == 0)
     _check(r, plan, N_SAMPLES)
     assert np.array_equal(r.logits, m.forward(x))
+
+
+@needs_tools
+def test_one_packet_on_bmv2_beside_the_executor(tmp_path):
+    plan, m = golden_example()
+    x = np.random.default_rng(3).integers(0, 256, (4, 8)).astype(np.uint8)
+    df = packet_on_bmv2(plan, m, x, sample=2, workdir=tmp_path, show_bytes=4)
+    assert df["equal"].all() and (df["bmv2"] == df["executor"]).all()
+    assert df.iloc[0]["bmv2"] == x[2, :4].tobytes().hex(" ")
+    last = df.iloc[-1]
+    assert last["to"] == "h2" and last["bmv2 score"] == m.forward(x[2:3])[0]
+    assert last["executor score"] == last["bmv2 score"]
+    # h1 -> s0, s0 -> two conv switches, 2 x 2 conv -> dense, two dense -> s3, s3 -> h2
+    assert len(df) == 1 + 2 + 4 + 2 + 1
 
 
 @needs_tools
@@ -207,10 +229,10 @@ def test_detectors_three_way_parity_on_bmv2(tmp_path, detectors):
 
 @needs_tools
 def test_paper_layout_sample_on_bmv2(tmp_path):
-    """A sample of the 18-switch layout: one switch of each layer (conv2's unrolled program
-    is left to the benchmark), each fed the frames the integer model says it receives."""
+    """A sample of the 18-switch layout: one switch of each layer (conv1, conv2 and dense1
+    looped), each fed the frames the integer model says it receives."""
     plan, m = paper_layout()
-    names = ["s0", "s1_0", "s3_1", "s4_2", "s5"]
+    names = ["s0", "s1_0", "s2_3", "s3_1", "s4_2", "s5"]
     x = np.random.default_rng(2).integers(0, 256, (8, 816)).astype(np.uint8)
     r = run_bmv2(plan, m, x, tmp_path, switches=names)
     assert r.equal, (r.frames[~r.frames["model"]], r.missing)

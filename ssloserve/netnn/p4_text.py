@@ -176,7 +176,12 @@ def finish(cfg: SwitchConfig, registered: bool, indent: str = "            ") ->
     """Statements run once every upstream part of a sample has been added: read (and reset)
     each partial sum, add the bias, and either write the 32-bit logits (last layer) or shift,
     clamp to [0, 127] and max-pool into the result header; then address the frame to the next
-    layer. ``registered``: the sums are in the ``acc`` register (else in ``meta.a{i}``)."""
+    layer. ``registered``: the sums are in the ``acc`` register (else in ``meta.a{i}``).
+
+    The clamp and the max are branch-free (sign masks: ``v & ~(v >> 31)`` is ``max(v, 0)``),
+    so the finish is straight-line code: p4c makes it one action instead of three
+    conditionals per value.
+    """
     s = cfg.shape
     ch = cfg.hi - cfg.lo
     plen = s.conv_length
@@ -186,36 +191,38 @@ def finish(cfg: SwitchConfig, registered: bool, indent: str = "            ") ->
     i_ = indent
     # valid before its fields are written: writes to an invalid header are unspecified in P4
     out = [f"{i_}hdr.res.setValid();\n", f"{i_}bit<32> t;\n{i_}int<32> v;\n"]
+    if not final:
+        out.append(f"{i_}int<32> d;\n" + (f"{i_}int<32> m;\n" if s.pool > 1 else ""))
     bias = cfg.bias.astype(np.int64)
+    used = plen if final else s.out_length * s.pool  # positions past the last window are unused
     for u in range(ch):
         for p in range(plen):
             i = u * plen + p
             if registered:
-                out.append(
-                    f"{i_}acc.read(t, meta.slot * N_ACC + {i});\n"
-                    f"{i_}v = (int<32>)t + ({int(bias[u])});\n"
-                    f"{i_}acc.write(meta.slot * N_ACC + {i}, 0);\n"
-                )
-            else:
-                out.append(f"{i_}v = meta.a{i} + ({int(bias[u])});\n")
+                if p < used:
+                    out.append(f"{i_}acc.read(t, meta.slot * N_ACC + {i});\n")
+                out.append(f"{i_}acc.write(meta.slot * N_ACC + {i}, 0);\n")
+            if p >= used:
+                continue
+            src = "(int<32>)t" if registered else f"meta.a{i}"
+            out.append(f"{i_}v = {src} + ({int(bias[u])});\n")
             if final:
                 out.append(f"{i_}hdr.res.v{u} = (bit<32>)v;\n")
                 continue
             if cfg.shift:
                 out.append(f"{i_}v = v >> {cfg.shift};\n")
-            out.append(f"{i_}if (v < 0) {{ v = 0; }}\n{i_}if (v > 127) {{ v = 127; }}\n")
+            out.append(f"{i_}v = v & ~(v >> 31);   // max(v, 0)\n")
+            out.append(f"{i_}d = 127 - v;\n{i_}v = v + (d & (d >> 31));   // min(v, 127)\n")
             if s.pool == 1:
                 out.append(f"{i_}hdr.res.v{i} = (bit<8>)(bit<32>)v;\n")
-            elif p < s.out_length * s.pool:
-                o = u * s.out_length + p // s.pool
-                if p % s.pool == 0:
-                    out.append(
-                        f"{i_}hdr.res.v{o} = (bit<8>)(bit<32>)v;   // max-pool window {p // s.pool}\n"
-                    )
-                else:
-                    out.append(
-                        f"{i_}if ((bit<8>)(bit<32>)v > hdr.res.v{o}) {{ hdr.res.v{o} = (bit<8>)(bit<32>)v; }}\n"
-                    )
+                continue
+            o = u * s.out_length + p // s.pool
+            if p % s.pool == 0:
+                out.append(f"{i_}m = v;   // max-pool window {p // s.pool}\n")
+            else:
+                out.append(f"{i_}d = v - m;\n{i_}m = m + (d & ~(d >> 31));   // max(m, v)\n")
+            if p % s.pool == s.pool - 1:
+                out.append(f"{i_}hdr.res.v{o} = (bit<8>)(bit<32>)m;\n")
     if registered:
         out.append(
             f"{i_}arrived.write(meta.slot, 0);   // reset for the next sample in this slot\n"

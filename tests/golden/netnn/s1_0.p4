@@ -179,36 +179,50 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             hdr.res.setValid();
             bit<32> t;
             int<32> v;
+            int<32> d;
+            int<32> m;
             v = meta.a0 + (-3352);
             v = v >> 8;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
-            hdr.res.v0 = (bit<8>)(bit<32>)v;   // max-pool window 0
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
+            m = v;   // max-pool window 0
             v = meta.a1 + (-3352);
             v = v >> 8;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
-            if ((bit<8>)(bit<32>)v > hdr.res.v0) { hdr.res.v0 = (bit<8>)(bit<32>)v; }
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
+            d = v - m;
+            m = m + (d & ~(d >> 31));   // max(m, v)
+            hdr.res.v0 = (bit<8>)(bit<32>)m;
             v = meta.a2 + (-3352);
             v = v >> 8;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
-            hdr.res.v1 = (bit<8>)(bit<32>)v;   // max-pool window 1
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
+            m = v;   // max-pool window 1
             v = meta.a3 + (-3352);
             v = v >> 8;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
-            if ((bit<8>)(bit<32>)v > hdr.res.v1) { hdr.res.v1 = (bit<8>)(bit<32>)v; }
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
+            d = v - m;
+            m = m + (d & ~(d >> 31));   // max(m, v)
+            hdr.res.v1 = (bit<8>)(bit<32>)m;
             v = meta.a4 + (-3352);
             v = v >> 8;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
-            hdr.res.v2 = (bit<8>)(bit<32>)v;   // max-pool window 2
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
+            m = v;   // max-pool window 2
             v = meta.a5 + (-3352);
             v = v >> 8;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
-            if ((bit<8>)(bit<32>)v > hdr.res.v2) { hdr.res.v2 = (bit<8>)(bit<32>)v; }
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
+            d = v - m;
+            m = m + (d & ~(d >> 31));   // max(m, v)
+            hdr.res.v2 = (bit<8>)(bit<32>)m;
             hdr.in0.setInvalid();
             hdr.ethernet.src_addr = 0x020000000100;   // 02:00:00:00:layer:part
             hdr.nn.layer = MY_LAYER;

@@ -174,19 +174,22 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             hdr.res.setValid();
             bit<32> t;
             int<32> v;
+            int<32> d;
             acc.read(t, meta.slot * N_ACC + 0);
-            v = (int<32>)t + (287);
             acc.write(meta.slot * N_ACC + 0, 0);
+            v = (int<32>)t + (287);
             v = v >> 7;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
             hdr.res.v0 = (bit<8>)(bit<32>)v;
             acc.read(t, meta.slot * N_ACC + 1);
-            v = (int<32>)t + (-1847);
             acc.write(meta.slot * N_ACC + 1, 0);
+            v = (int<32>)t + (-1847);
             v = v >> 7;
-            if (v < 0) { v = 0; }
-            if (v > 127) { v = 127; }
+            v = v & ~(v >> 31);   // max(v, 0)
+            d = 127 - v;
+            v = v + (d & (d >> 31));   // min(v, 127)
             hdr.res.v1 = (bit<8>)(bit<32>)v;
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();

@@ -137,8 +137,8 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             bit<32> t;
             int<32> v;
             acc.read(t, meta.slot * N_ACC + 0);
-            v = (int<32>)t + (-14);
             acc.write(meta.slot * N_ACC + 0, 0);
+            v = (int<32>)t + (-14);
             hdr.res.v0 = (bit<32>)v;
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();

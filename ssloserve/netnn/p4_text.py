@@ -211,16 +211,20 @@ def finish(cfg: SwitchConfig, registered: bool, indent: str = "            ") ->
                 continue
             if cfg.shift:
                 out.append(f"{i_}v = v >> {cfg.shift};\n")
-            out.append(f"{i_}v = v & ~(v >> 31);   // max(v, 0)\n")
-            out.append(f"{i_}d = 127 - v;\n{i_}v = v + (d & (d >> 31));   // min(v, 127)\n")
+            first = i == 0  # comments on the first value only: the program is long enough
+            out.append(f"{i_}v = v & ~(v >> 31);{'   // max(v, 0)' if first else ''}\n")
+            out.append(
+                f"{i_}d = 127 - v;\n{i_}v = v + (d & (d >> 31));{'   // min(v, 127)' if first else ''}\n"
+            )
             if s.pool == 1:
                 out.append(f"{i_}hdr.res.v{i} = (bit<8>)(bit<32>)v;\n")
                 continue
             o = u * s.out_length + p // s.pool
             if p % s.pool == 0:
-                out.append(f"{i_}m = v;   // max-pool window {p // s.pool}\n")
+                out.append(f"{i_}m = v;{'   // max-pool window' if first else ''}\n")
             else:
-                out.append(f"{i_}d = v - m;\n{i_}m = m + (d & ~(d >> 31));   // max(m, v)\n")
+                note = "   // max(m, v)" if p == 1 and u == 0 else ""
+                out.append(f"{i_}d = v - m;\n{i_}m = m + (d & ~(d >> 31));{note}\n")
             if p % s.pool == s.pool - 1:
                 out.append(f"{i_}hdr.res.v{o} = (bit<8>)(bit<32>)m;\n")
     if registered:

@@ -187,9 +187,9 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             acc.write(meta.slot * N_ACC + 1, 0);
             v = (int<32>)t + (-1847);
             v = v >> 7;
-            v = v & ~(v >> 31);   // max(v, 0)
+            v = v & ~(v >> 31);
             d = 127 - v;
-            v = v + (d & (d >> 31));   // min(v, 127)
+            v = v + (d & (d >> 31));
             hdr.res.v1 = (bit<8>)(bit<32>)v;
             arrived.write(meta.slot, 0);   // reset for the next sample in this slot
             hdr.in0.setInvalid();

@@ -20,6 +20,7 @@ programs and samples:
 from __future__ import annotations
 
 import argparse
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ import torch
 
 from ssloserve.netnn import evaluate, experiment, mapper, models, p4, switch
 from ssloserve.netnn.batched import execute_batched
-from ssloserve.netnn.executor import execute
+from ssloserve.netnn.executor import configure, execute
 from ssloserve.netnn.quantize import random_integer_model
 
 
@@ -225,9 +226,10 @@ def families_section() -> None:
     print(md(table))
 
 
-def bmv2_section(n_samples: int = 400, compile_timeout_s: float = 1800.0) -> None:
+def bmv2_section(
+    n_samples: int = 400, paper_samples: int = 16, compile_timeout_s: float = 1800.0
+) -> None:
     """Compile time and JSON size per switch; BMv2 and executor packets/s side by side."""
-    from ssloserve.errors import ToolError
     from ssloserve.netnn.bmv2 import run_bmv2
     from ssloserve.netnn.p4c import compile_program, require_tools
 
@@ -235,71 +237,117 @@ def bmv2_section(n_samples: int = 400, compile_timeout_s: float = 1800.0) -> Non
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"tools: {tools}\n")
+    for tool in ("p4c", "simple_switch"):
+        out = subprocess.run([tools[tool], "--version"], capture_output=True, text=True)
+        print(f"{tool} --version: {(out.stdout or out.stderr).strip().splitlines()[0]}")
     dets = [experiment.flow_detector(n, seed=0) for n in ("CIC-IDS2017", "NSL-KDD", "UNSW-NB15")]
     dets.append(experiment.packet_detector(seed=0))
     paper = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=0)
-    cases = [("NetNN paper layout (random int8 weights)", paper)]
-    cases += [(f"{d.name} detector", d.qmodel) for d in dets]
+    paper_plan = mapper.partition(paper, switch.BMV2)
     work = Path(tempfile.mkdtemp(prefix="bench-bmv2-"))
+    print(f"\nwork folder: {work}\n")
 
-    # 1. compile every program
-    rows = []
-    for name, m in cases:
-        plan = mapper.partition(m, switch.BMV2)
-        bundle = p4.emit(plan, m)
-        out = work / name.split()[0]
-        bundle.write(out / "src")
-        for sw, src in bundle.programs.items():
-            row = {"model": name, "layout": plan.layout, "switch": sw}
-            row["P4 kB"] = len(src.encode()) / 1000
-            row["CLI commands"] = bundle.commands[sw].count("\n")
-            try:
-                c = compile_program(
-                    out / "src" / f"{sw}.p4",
-                    out / "build",
-                    tools["p4c"],
-                    timeout_s=compile_timeout_s,
-                    memory_gb=8,
-                )
-                row.update({"compile s": c.seconds, "JSON MB": c.json_bytes / 1e6})
-                row["p4c warnings"] = len(c.warnings)
-            except ToolError as e:
-                row["compile s"] = float("nan")
-                row["p4c warnings"] = str(e).splitlines()[-1][:80]
-            rows.append(row)
-            print(f"compiled {name} {sw}: {row.get('compile s')}", flush=True)
-    print("\n## p4c: compile time and BMv2 JSON size per switch\n")
-    print(md(pd.DataFrame(rows)))
-
-    # 2. BMv2 against the executor on the same programs and samples
-    speed = []
+    # 1. BMv2 against the executor on the same programs and samples, whole chain
+    speed, compiled = [], []
     for d in dets:
         plan = mapper.partition(d.qmodel, switch.BMV2)
         x = d.x_test[:n_samples]
-        r = run_bmv2(plan, d.qmodel, x, work / "run" / d.name.replace(" ", "_"))
-        ex = execute(plan, d.qmodel, x)
-        bx = execute_batched(plan, d.qmodel, x)
-        sw = r.switches
-        busy = (sw["frames in"] / sw["packets/s"]).sum()
-        speed.append(
+        r = run_bmv2(plan, d.qmodel, x, work / d.name.replace(" ", "_"))
+        speed.append(_speed_row(d.name, plan, x, d.qmodel, r))
+        compiled.append(_compile_rows(d.name + " detector", plan, d.qmodel, r.switches))
+    # the paper layout: every program compiled; one switch of each layer run, fed the
+    # integer model's frames (a full chain of 18 would take the two cores for an hour)
+    names = [layer[0].name for layer in paper_plan.layers]
+    x = np.random.default_rng(0).integers(0, 256, (paper_samples, 816)).astype(np.uint8)
+    r = run_bmv2(paper_plan, paper, x, work / "paper", switches=names)
+    speed.append(_speed_row("paper layout (one switch per layer)", paper_plan, x, paper, r))
+    sw_paper = r.switches
+    t0 = time.perf_counter()
+    rest = [p.name for layer in paper_plan.layers for p in layer if p.name not in names]
+    bundle = p4.emit(paper_plan, paper)
+    bundle.write(work / "paper_rest" / "src")
+    extra = []
+    for sw in rest:
+        c = compile_program(
+            work / "paper_rest" / "src" / f"{sw}.p4",
+            work / "paper_rest" / "build",
+            tools["p4c"],
+            timeout_s=compile_timeout_s,
+        )
+        extra.append(
             {
-                "data set": d.name,
-                "layout": plan.layout,
-                "samples": len(x),
-                "three-way equal": r.equal,
-                "frames": int(sw["frames in"].sum()),
-                "BMv2 packets/s (all switches, one at a time)": sw["frames in"].sum() / busy,
-                "BMv2 slowest switch packets/s": sw["packets/s"].min(),
-                "executor packets/s": ex.packets_per_second,
-                "batched executor packets/s": bx.packets_per_second,
-                "executor / BMv2": ex.packets_per_second / (sw["frames in"].sum() / busy),
-                "batched / BMv2": bx.packets_per_second / (sw["frames in"].sum() / busy),
-                "batched equal": bool(np.array_equal(bx.logits, r.model)),
+                "switch": sw,
+                "compile s": c.seconds,
+                "JSON bytes": c.json_bytes,
+                "p4c warnings": len(c.warnings),
+                "commands": bundle.commands[sw].count("\n"),
             }
         )
-        print(md(sw.assign(**{"data set": d.name})), "\n", flush=True)
-    print("\n## BMv2 and the reference executor, same programs, same samples\n")
+    print(f"(compiled the other {len(rest)} paper switches in {time.perf_counter() - t0:.0f} s)")
+    both = pd.concat([sw_paper, pd.DataFrame(extra)], ignore_index=True)
+    compiled.insert(
+        0, _compile_rows("NetNN paper layout (random int8 weights)", paper_plan, paper, both)
+    )
+    print("\n## p4c: compile time and BMv2 JSON size per switch\n")
+    print(
+        "`form`: unrolled (one pass per packet) or looped (one output channel per pass, the\n"
+        f"packet recirculated), chosen above {p4.UNROLL_MACS} multiply-accumulates per packet.\n"
+    )
+    print(md(pd.concat(compiled, ignore_index=True)))
+    print("\n## BMv2 and the reference executors, same programs, same samples\n")
+    print(
+        "`BMv2 packets/s`: frames into switches over the summed busy time of the switches run\n"
+        "(first to last output frame of each; the switches of a layer run side by side).\n"
+        "`three-way equal`: BMv2, the packet executor and the integer model agree on every byte\n"
+        "of every frame and every score.\n"
+    )
     print(md(pd.DataFrame(speed)))
+    print("\nPer switch, paper layout:\n")
+    print(md(sw_paper))
+
+
+def _compile_rows(model_name, plan, model, sw: pd.DataFrame) -> pd.DataFrame:
+    bundle = p4.emit(plan, model)
+    cfgs = {c.name: c for c in configure(plan, model)}
+    rows = []
+    for r in sw.to_dict("records"):
+        src = bundle.programs[r["switch"]]
+        rows.append(
+            {
+                "model": model_name,
+                "switch": r["switch"],
+                "form": "looped" if "recirculate" in src else "unrolled",
+                "MACs/packet": p4.macs_per_packet(cfgs[r["switch"]]),
+                "P4 kB": len(src.encode()) / 1000,
+                "compile s": r["compile s"],
+                "JSON MB": r["JSON bytes"] / 1e6,
+                "p4c warnings": r["p4c warnings"],
+                "CLI commands": r["commands"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _speed_row(name, plan, x, model, r) -> dict:
+    ex = execute(plan, model, x)
+    bx = execute_batched(plan, model, x)
+    sw = r.switches
+    busy = (sw["frames in"] / sw["packets/s"]).sum()
+    bmv2 = sw["frames in"].sum() / busy
+    return {
+        "data set": name,
+        "layout": plan.layout,
+        "samples": len(x),
+        "three-way equal": r.equal,
+        "BMv2 frames": int(sw["frames in"].sum()),
+        "BMv2 packets/s": bmv2,
+        "slowest switch packets/s": sw["packets/s"].min(),
+        "executor packets/s": ex.packets_per_second,
+        "batched packets/s": bx.packets_per_second,
+        "executor / BMv2": ex.packets_per_second / bmv2,
+        "batched / BMv2": bx.packets_per_second / bmv2,
+        "batched equal": bool(np.array_equal(bx.logits, r.model)),
+    }
 
 
 if __name__ == "__main__":
@@ -307,9 +355,10 @@ if __name__ == "__main__":
     ap.add_argument("section", nargs="?", choices=["families"], help="only this section")
     ap.add_argument("--bmv2", action="store_true", help="run the real-switch section")
     ap.add_argument("--samples", type=int, default=400, help="samples per data set on BMv2")
+    ap.add_argument("--paper-samples", type=int, default=16, help="samples on the paper layout")
     a = ap.parse_args()
     if a.bmv2:
-        bmv2_section(a.samples)
+        bmv2_section(a.samples, a.paper_samples)
     elif a.section == "families":  # only the held-out family section
         torch.set_num_threads(1)
         families_section()

@@ -113,3 +113,100 @@ def test_paper_scale_program_sizes(seed):
     strip = re.compile(r"-?\d+")
     for name, src in emit(plan, other).programs.items():
         assert strip.sub("#", src) == strip.sub("#", bundle.programs[name]), name
+
+
+# ------------------------------------------------------------- the looped form, read back
+
+
+def _s8(v: int) -> int:
+    return v - 256 if v > 127 else v
+
+
+def _run_looped_macs(src: str, commands: str, part_values: dict) -> np.ndarray:
+    """The partial sums (one sample slot) that a looped program's actions add, read from its
+    text and run step by step: the weights from the emitted ``register_write`` commands, the
+    actions each part's packet calls, once per pass with ``meta.step`` = pass."""
+    const = {k: int(v) for k, v in re.findall(r"const bit<32> (\w+) = (\d+);", src)}
+    weights = {}
+    for i, v in re.findall(r"register_write MyIngress\.weights (\d+) (\d+)", commands):
+        weights[int(i)] = _s8(int(v))
+    actions = dict(re.findall(r"action (\w+)\(\) \{(.*?)\n    \}", src, re.S))
+    conv = "PLEN" in const
+    assert ("meta.abase = meta.slot * N_ACC + meta.step * PLEN;" in src) == conv
+    acc = np.zeros(const["N_ACC"], np.int64)
+    for q, x in part_values.items():
+        body = re.search(rf"if \(hdr\.in{q}\.isValid\(\)\) \{{(.*?)\}}", src, re.S).group(1)
+        called = re.findall(r"(\w+)\(\);", body)
+        for step in range(const["PASSES"]):
+            wbase = step * const["FAN_IN"]
+            abase = step * (const["PLEN"] if conv else 1)
+            meta_w = {}
+            for name in called:
+                text = actions[name]
+                local = {}
+                for reg, k in re.findall(r"weights\.read\((w\d+), meta\.wbase \+ (\d+)\);", text):
+                    local[reg] = weights[wbase + int(k)]  # dense: into locals w0, w1, ...
+                loads = re.findall(
+                    r"weights\.read\(w, meta\.wbase \+ (\d+)\);\s*meta\.w(\d+)", text
+                )
+                for k, n in loads:  # conv: this pass's weights, into meta.w0, meta.w1, ...
+                    meta_w[int(n)] = weights[wbase + int(k)]
+                m = re.search(r"acc\.read\(a, meta\.abase(?: \+ (\d+))?\);", text)
+                if not m:
+                    continue
+                idx = abase + int(m.group(1) or 0)
+                total = 0
+                for mw, lw, fq, f in re.findall(
+                    r"\+ (?:meta\.w(\d+)|\(int<32>\)\(int<8>\)(w\d+)) \* "
+                    r"\(int<32>\)\(\(bit<32>\)hdr\.in(\d+)\.v(\d+)\)",
+                    text,
+                ):
+                    assert int(fq) == q
+                    w = meta_w[int(mw)] if mw else local[lw]
+                    total += w * int(x[int(f)])
+                acc[idx] += total
+    return acc
+
+
+@pytest.mark.parametrize("layout", ["conv", "mlp"])
+def test_looped_programs_add_what_the_layer_computes(layout):
+    """Every looped switch's actions, run pass by pass as the program says, add exactly the
+    layer's dot products (computed here from the weights) into its partial-sum register."""
+    if layout == "conv":
+        m = random_integer_model([0, 6, 1], conv=((4, 3, 2),), length=12, seed=1)
+        plan = partition(m, widths=[1, 2, 3, 1])
+    else:
+        m = random_integer_model([6, 8, 1], seed=3)
+        plan = partition(m, widths=[1, 2, 1])
+    bundle = emit(plan, m, unroll_macs=0)
+    x = np.random.default_rng(5).integers(0, 256, (1, plan.shapes[0].out_values)).astype(np.uint8)
+    _, outs = m.forward(x, return_all=True)
+    ins = [x.reshape(-1).astype(np.int64)] + [o.reshape(-1) for o in outs]
+    looped = 0
+    for li, layer in enumerate(plan.layers[1:], start=1):
+        s, prev, q = plan.shapes[li], plan.shapes[li - 1], m.layers[li - 1]
+        ln = prev.out_length
+        xin = ins[li - 1]
+        for p in layer:
+            src = bundle.programs[p.name]
+            if "recirculate" not in src:
+                continue
+            looped += 1
+            ups = plan.layers[li - 1]
+            parts = {
+                k: xin[u.lo * ln : u.hi * ln] for k, u in enumerate(ups)
+            }  # each upstream part's slice
+            got = _run_looped_macs(src, bundle.commands[p.name], parts)
+            w = q.weight[p.lo : p.hi].astype(np.int64)
+            if s.kind == "conv":
+                xi = xin.reshape(prev.out_channels, ln)
+                want = np.array(
+                    [
+                        [(w[u] * xi[:, t : t + s.kernel]).sum() for t in range(s.conv_length)]
+                        for u in range(p.hi - p.lo)
+                    ]
+                ).ravel()
+            else:
+                want = w @ xin
+            assert np.array_equal(got, want), p.name
+    assert looped >= 2

@@ -133,12 +133,18 @@ def _run_looped_macs(src: str, commands: str, part_values: dict) -> np.ndarray:
     actions = dict(re.findall(r"action (\w+)\(\) \{(.*?)\n    \}", src, re.S))
     conv = "PLEN" in const
     assert ("meta.abase = meta.slot * N_ACC + meta.step * PLEN;" in src) == conv
+    # the arrival entries: part -> (bit, where its weights start in a channel's row)
+    woff = {
+        int(q): int(off)
+        for q, off in re.findall(r"MyIngress\.set_bit (\d+) => \d+ (\d+)", commands)
+    }
     acc = np.zeros(const["N_ACC"], np.int64)
     for q, x in part_values.items():
-        body = re.search(rf"if \(hdr\.in{q}\.isValid\(\)\) \{{(.*?)\}}", src, re.S).group(1)
+        h = re.search(rf"\(PREV_LAYER, {q}\): parse_(\w+);", src).group(1)  # its header
+        body = re.search(rf"if \(hdr\.{h}\.isValid\(\)\) \{{(.*?)\}}", src, re.S).group(1)
         called = re.findall(r"(\w+)\(\);", body)
         for step in range(const["PASSES"]):
-            wbase = step * const["FAN_IN"]
+            wbase = step * const["FAN_IN"] + woff[q]
             abase = step * (const["PLEN"] if conv else 1)
             meta_w = {}
             for name in called:
@@ -156,12 +162,12 @@ def _run_looped_macs(src: str, commands: str, part_values: dict) -> np.ndarray:
                     continue
                 idx = abase + int(m.group(1) or 0)
                 total = 0
-                for mw, lw, fq, f in re.findall(
+                for mw, lw, fh, f in re.findall(
                     r"\+ (?:meta\.w(\d+)|\(int<32>\)\(int<8>\)(w\d+)) \* "
-                    r"\(int<32>\)\(\(bit<32>\)hdr\.in(\d+)\.v(\d+)\)",
+                    r"\(int<32>\)\(\(bit<32>\)hdr\.(\w+)\.v(\d+)\)",
                     text,
                 ):
-                    assert int(fq) == q
+                    assert fh == h
                     w = meta_w[int(mw)] if mw else local[lw]
                     total += w * int(x[int(f)])
                 acc[idx] += total

@@ -32,8 +32,13 @@ def port_map(plan: PartitionPlan) -> dict[str, dict[int, str]]:
     return out
 
 
-def switch_commands(cfg: SwitchConfig, ports: dict[int, str]) -> str:
+def switch_commands(
+    cfg: SwitchConfig, ports: dict[int, str], weight_offsets: list[int] | None = None
+) -> str:
     """simple_switch_CLI commands for one switch: arrival entries, weights, multicast group.
+
+    ``weight_offsets``: for a looped program, where each upstream part's weights start in a
+    channel's row (a second parameter of the arrival entries).
 
     Examples
     --------
@@ -52,7 +57,8 @@ def switch_commands(cfg: SwitchConfig, ports: dict[int, str]) -> str:
     n_up = len(cfg.upstream) if cfg.layer > 0 else 1
     if cfg.layer > 0:
         for q in range(n_up):
-            lines.append(f"table_add MyIngress.arrival MyIngress.set_bit {q} => {1 << q}")
+            off = "" if weight_offsets is None else f" {weight_offsets[q]}"
+            lines.append(f"table_add MyIngress.arrival MyIngress.set_bit {q} => {1 << q}{off}")
         for i, w in enumerate(cfg.weight.ravel()):
             lines.append(f"register_write MyIngress.weights {i} {int(w) & 0xFF}")
     if cfg.shape.kind == "input" or cfg.shape.relu:

@@ -17,8 +17,11 @@ channel's** work, written for whichever channel ``meta.step`` names:
 
 After the last channel the packet sets its bit in the arrival bitmap; the packet that
 completes the bitmap finishes the sample exactly as the unrolled program does (bias, shift,
-clamp, max-pool, register reset, multicast). The program shrinks by the number of channels
-(16 for conv2) and by sharing the weight reads; BMv2 pays with one pipeline pass per channel.
+clamp, max-pool, register reset, multicast). The upstream parts whose slices have the same
+size share one header type and one set of actions: the arrival table also gives the sender's
+weight offset (``meta.woff``, :func:`weight_offsets`). The program shrinks by the number of
+channels (16 for conv2), the number of upstream parts (4) and by sharing the weight reads;
+BMv2 pays with one pipeline pass per channel.
 Sums are order-independent (32-bit wrapping adds), so interleaved passes of different
 packets give the same result.
 """
@@ -30,13 +33,13 @@ from .p4_text import (
     INGRESS_START,
     arrival_table,
     finish,
-    in_slices,
+    in_headers,
     layer_parser,
     layer_preamble,
     tail,
 )
 
-__all__ = ["emit_looped", "DENSE_TERMS"]
+__all__ = ["emit_looped", "weight_offsets", "DENSE_TERMS"]
 
 #: Dense-layer terms per action (each action reads its weights into locals first).
 DENSE_TERMS = 32
@@ -73,70 +76,71 @@ def emit_looped(cfg: SwitchConfig) -> str:
     consts += f"const bit<32> FAN_IN = {s.fan_in};\n"
     if conv:
         consts += f"const bit<32> PLEN = {plen};\n"
-    out = layer_preamble(cfg, what, True, consts)
-    slices = in_slices(cfg)
-    n_w = max((c1 - c0) * k for c0, c1 in cfg.upstream) if conv else 0
+    out = layer_preamble(cfg, what, True, consts, shared=True)
+    heads = in_headers(cfg, shared=True)
+    lp = cfg.prev_shape.out_length
+    n_w = max(n // lp for _, n, _ in heads) * k if conv else 0
     wfields = "".join(f"    int<32> w{i};\n" for i in range(n_w))
     out.append(
         "struct metadata_t {\n    bit<32> slot;\n    bit<32> part_bit;\n"
+        "    bit<32> woff;      // where the sender's weights start in a channel's row\n"
         "    @field_list(1)\n    bit<32> step;      // output channel of this pass\n"
         "    bit<1>  again;     // recirculate after this pass\n"
         f"    bit<32> wbase;\n    bit<32> abase;\n{wfields}}}\n\n"
     )
-    out.append(layer_parser(cfg))
+    out.append(layer_parser(cfg, shared=True))
     out.append(INGRESS_START)
     out.append(
         f"    register<bit<8>>({cfg.weight.size}) weights;   // int8, loaded by the control plane\n"
         "    register<bit<32>>(SLOTS * N_ACC) acc;      // int32 partial sums per sample slot\n"
         "    register<bit<32>>(SLOTS) arrived;          // bitmap of upstream parts heard\n"
     )
-    out.append(arrival_table(n_up))
-    calls: dict[int, list[str]] = {}
-    for q, first, n in slices:
-        c0, c1 = cfg.upstream[q]
-        names = calls.setdefault(q, [])
+    out.append(arrival_table(n_up, offset=True))
+    calls: dict[str, list[str]] = {}
+    for h, n, _ in heads:
+        names = calls.setdefault(h, [])
         if conv:
-            lp = cfg.prev_shape.out_length
-            out.append(f"    action load_in{q}() {{   // this channel's weights for part {q}\n")
+            wc = n // lp  # channels in this header
+            out.append(f"    action load_{h}() {{   // this channel's weights for the sender\n")
             out.append("        bit<8> w;\n")
-            for c in range(c0, c1):
+            for c in range(wc):
                 for t in range(k):
                     out.append(
                         f"        weights.read(w, meta.wbase + {c * k + t});\n"
-                        f"        meta.w{(c - c0) * k + t} = (int<32>)(int<8>)w;\n"
+                        f"        meta.w{c * k + t} = (int<32>)(int<8>)w;\n"
                     )
             out.append("    }\n")
-            names.append(f"load_in{q}")
+            names.append(f"load_{h}")
             for p in range(plen):
                 terms = [
-                    f"meta.w{(c - c0) * k + t} * {_u32(f'hdr.in{q}.v{(c - c0) * lp + p + t}')}"
-                    for c in range(c0, c1)
+                    f"meta.w{c * k + t} * {_u32(f'hdr.{h}.v{c * lp + p + t}')}"
+                    for c in range(wc)
                     for t in range(k)
                 ]
-                out.append(_mac_action(f"mac_in{q}_{p}", f"meta.abase + {p}", [], terms))
-                names.append(f"mac_in{q}_{p}")
+                out.append(_mac_action(f"mac_{h}_{p}", f"meta.abase + {p}", [], terms))
+                names.append(f"mac_{h}_{p}")
         else:
             for g, j0 in enumerate(range(0, n, DENSE_TERMS)):
                 js = range(j0, min(n, j0 + DENSE_TERMS))
-                reads = [f"weights.read(w{j - j0}, meta.wbase + {first + j});" for j in js]
-                terms = [f"(int<32>)(int<8>)w{j - j0} * {_u32(f'hdr.in{q}.v{j}')}" for j in js]
+                reads = [f"weights.read(w{j - j0}, meta.wbase + {j});" for j in js]
+                terms = [f"(int<32>)(int<8>)w{j - j0} * {_u32(f'hdr.{h}.v{j}')}" for j in js]
                 decl = [f"bit<8> w{j - j0};" for j in js]
-                out.append(_mac_action(f"mac_in{q}_{g}", "meta.abase", decl + reads, terms))
-                names.append(f"mac_in{q}_{g}")
+                out.append(_mac_action(f"mac_{h}_{g}", "meta.abase", decl + reads, terms))
+                names.append(f"mac_{h}_{g}")
     out.append("\n    apply {\n")
     out.append(
         "        if (!hdr.nn.isValid()) {\n            mark_to_drop(standard_metadata);\n            return;\n        }\n"
         "        meta.slot = hdr.nn.sample_id & (SLOTS - 1);\n        arrival.apply();\n"
         "        if (meta.part_bit == 0) {\n            return;   // not from an upstream part: arrival dropped it\n        }\n"
-        "        meta.wbase = meta.step * FAN_IN;\n"
+        "        meta.wbase = meta.step * FAN_IN + meta.woff;\n"
     )
     if conv:
         out.append("        meta.abase = meta.slot * N_ACC + meta.step * PLEN;\n")
     else:
         out.append("        meta.abase = meta.slot * N_ACC + meta.step;\n")
-    for q, _, _ in slices:
-        body = "".join(f"            {a}();\n" for a in calls[q])
-        out.append(f"        if (hdr.in{q}.isValid()) {{\n{body}        }}\n")
+    for h, _, _ in heads:
+        body = "".join(f"            {a}();\n" for a in calls[h])
+        out.append(f"        if (hdr.{h}.isValid()) {{\n{body}        }}\n")
     out.append(
         "        if (meta.step < PASSES - 1) {\n"
         "            meta.step = meta.step + 1;   // the next output channel\n"
@@ -148,14 +152,14 @@ def emit_looped(cfg: SwitchConfig) -> str:
         "            seen = seen | meta.part_bit;\n"
         "            if (seen == ALL_ARRIVED) {\n"
     )
-    out += finish(cfg, True, indent=" " * 16)
+    out += finish(cfg, True, indent=" " * 16, shared=True)
     out.append(
         "            } else {\n"
         "                arrived.write(meta.slot, seen);\n"
         "                mark_to_drop(standard_metadata);   // consumed; nothing to forward yet\n"
         "            }\n        }\n    }\n}\n"
     )
-    emits = "".join(f"        packet.emit(hdr.in{q});\n" for q, _, _ in slices)
+    emits = "".join(f"        packet.emit(hdr.{h});\n" for h, _, _ in heads)
     egress = (
         "\n        if (meta.again == 1) {\n"
         "            recirculate_preserving_field_list(1);   // keeps meta.step\n"
@@ -163,6 +167,23 @@ def emit_looped(cfg: SwitchConfig) -> str:
     )
     out.append(tail(emits + "        packet.emit(hdr.res);\n", egress))
     return "".join(out)
+
+
+def weight_offsets(cfg: SwitchConfig) -> list[int]:
+    """Where each upstream part's weights start within one output channel's row of the
+    ``weights`` register (the looped program's ``meta.woff``, set by the arrival table).
+
+    Examples
+    --------
+    >>> from ssloserve.netnn.quantize import random_integer_model
+    >>> from ssloserve.netnn.mapper import partition
+    >>> from ssloserve.netnn.executor import configure
+    >>> m = random_integer_model([0, 4, 1], conv=((3, 3, 2),), length=10, seed=0)
+    >>> weight_offsets(configure(partition(m, widths=[1, 3, 1, 1]), m)[4])  # dense, 3 parts
+    [0, 4, 8]
+    """
+    per_channel = cfg.shape.kernel if cfg.shape.kind == "conv" else cfg.prev_shape.out_length
+    return [c0 * per_channel for c0, _ in cfg.upstream]
 
 
 def _mac_action(name: str, index: str, pre: list[str], terms: list[str]) -> str:

@@ -16,6 +16,7 @@ __all__ = [
     "header",
     "header_type",
     "in_slices",
+    "in_headers",
     "tail",
     "layer_preamble",
     "layer_parser",
@@ -119,8 +120,35 @@ def in_slices(cfg: SwitchConfig) -> list[tuple[int, int, int]]:
     return [(q, c0 * ln, (c1 - c0) * ln) for q, (c0, c1) in enumerate(cfg.upstream)]
 
 
-def layer_preamble(cfg: SwitchConfig, what: str, registered: bool, extra_consts: str = "") -> list:
-    """Header comment, constants, header types and the ``headers_t`` struct of a layer switch."""
+def in_headers(cfg: SwitchConfig, shared: bool = False) -> list[tuple[str, int, list[int]]]:
+    """The headers that carry the upstream parts' values: ``(name, values, parts)``.
+
+    One header per upstream part (``in0``, ``in1``, ...), or with ``shared`` one per distinct
+    slice size, parsed from every part of that size (the looped program, whose actions then
+    serve all of them).
+
+    Examples
+    --------
+    >>> from ssloserve.netnn.quantize import random_integer_model
+    >>> from ssloserve.netnn.mapper import partition
+    >>> from ssloserve.netnn.executor import configure
+    >>> m = random_integer_model([6, 4, 1])
+    >>> cfg = configure(partition(m, widths=[1, 3, 1]), m)[-1]
+    >>> in_headers(cfg), in_headers(cfg, shared=True)
+    ([('in0', 2, [0]), ('in1', 1, [1]), ('in2', 1, [2])], [('in0', 2, [0]), ('in1', 1, [1, 2])])
+    """
+    slices = in_slices(cfg)
+    if not shared:
+        return [(f"in{q}", n, [q]) for q, _, n in slices]
+    sizes = list(dict.fromkeys(n for _, _, n in slices))
+    return [(f"in{g}", n, [q for q, _, m in slices if m == n]) for g, n in enumerate(sizes)]
+
+
+def layer_preamble(
+    cfg: SwitchConfig, what: str, registered: bool, extra_consts: str = "", shared: bool = False
+) -> list:
+    """Header comment, constants, header types and the ``headers_t`` struct of a layer switch
+    (``shared`` as in :func:`in_headers`)."""
     s = cfg.shape
     ch = cfg.hi - cfg.lo
     n_up = len(cfg.upstream)
@@ -133,46 +161,56 @@ def layer_preamble(cfg: SwitchConfig, what: str, registered: bool, extra_consts:
         out.append(f"const bit<32> N_ACC = {ch * s.conv_length};\n")
     out.append(extra_consts)
     out.append(f"const bit<32> ALL_ARRIVED = 0x{(1 << n_up) - 1:x};\n\n")
-    slices = in_slices(cfg)
-    for q, _, n in slices:
-        out.append(header_type(f"in{q}_t", n))
+    heads = in_headers(cfg, shared)
+    for h, n, _ in heads:
+        out.append(header_type(f"{h}_t", n))
     n_out = ch if final else ch * s.out_length
     out.append(header_type("res_t", n_out, 32 if final else 8))
-    ins = "".join(f"    in{q}_t in{q};\n" for q, _, _ in slices)
+    ins = "".join(f"    {h}_t {h};\n" for h, _, _ in heads)
     out.append(
         f"\nstruct headers_t {{\n    ethernet_t ethernet;\n    nn_t nn;\n{ins}    res_t res;\n}}\n\n"
     )
     return out
 
 
-def layer_parser(cfg: SwitchConfig) -> str:
+def layer_parser(cfg: SwitchConfig, shared: bool = False) -> str:
     """The parser of a layer switch: the upstream part named in the header picks the values'
-    header type."""
-    slices = in_slices(cfg)
+    header (``shared`` as in :func:`in_headers`)."""
+    heads = in_headers(cfg, shared)
     out = [PARSER_START + "        transition select(hdr.nn.layer, hdr.nn.part) {\n"]
-    for q, _, _ in slices:
-        out.append(f"            (PREV_LAYER, {q}): parse_in{q};\n")
+    for h, _, parts in heads:
+        for q in parts:
+            out.append(f"            (PREV_LAYER, {q}): parse_{h};\n")
     out.append("            default: accept;\n        }\n    }\n")
-    for q, _, _ in slices:
+    for h, _, _ in heads:
         out.append(
-            f"    state parse_in{q} {{\n        packet.extract(hdr.in{q});\n        transition accept;\n    }}\n"
+            f"    state parse_{h} {{\n        packet.extract(hdr.{h});\n        transition accept;\n    }}\n"
         )
     out.append("}\n\n")
     return "".join(out)
 
 
-def arrival_table(n_up: int) -> str:
-    """The actions ``set_bit`` and ``drop`` and the table mapping the sender to its bit."""
+def arrival_table(n_up: int, offset: bool = False) -> str:
+    """The actions ``set_bit`` and ``drop`` and the table mapping the sender to its bit (with
+    ``offset`` also to where its weights start in a channel's row, ``meta.woff``)."""
+    if offset:
+        set_bit = (
+            "\n    action set_bit(bit<32> b, bit<32> woff) {\n"
+            "        meta.part_bit = b;\n        meta.woff = woff;\n    }\n"
+        )
+    else:
+        set_bit = "\n    action set_bit(bit<32> b) {\n        meta.part_bit = b;\n    }\n"
     return (
-        "\n    action set_bit(bit<32> b) {\n        meta.part_bit = b;\n    }\n"
-        "    action drop() {\n        mark_to_drop(standard_metadata);\n    }\n"
+        set_bit + "    action drop() {\n        mark_to_drop(standard_metadata);\n    }\n"
         "    table arrival {\n        key = { hdr.nn.part: exact; }\n"
         "        actions = { set_bit; drop; }\n        default_action = drop();\n"
         f"        size = {max(n_up, 1)};\n    }}\n\n"
     )
 
 
-def finish(cfg: SwitchConfig, registered: bool, indent: str = "            ") -> list:
+def finish(
+    cfg: SwitchConfig, registered: bool, indent: str = "            ", shared: bool = False
+) -> list:
     """Statements run once every upstream part of a sample has been added: read (and reset)
     each partial sum, add the bias, and either write the 32-bit logits (last layer) or shift,
     clamp to [0, 127] and max-pool into the result header; then address the frame to the next
@@ -231,8 +269,8 @@ def finish(cfg: SwitchConfig, registered: bool, indent: str = "            ") ->
         out.append(
             f"{i_}arrived.write(meta.slot, 0);   // reset for the next sample in this slot\n"
         )
-    for q in range(n_up):
-        out.append(f"{i_}hdr.in{q}.setInvalid();\n")
+    for h, _, _ in in_headers(cfg, shared):
+        out.append(f"{i_}hdr.{h}.setInvalid();\n")
     mac = 0x020000000000 | (cfg.layer & 0xFF) << 8 | (cfg.part & 0xFF)
     out.append(
         f"{i_}hdr.ethernet.src_addr = 0x{mac:012x};   // 02:00:00:00:layer:part\n"

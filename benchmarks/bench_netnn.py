@@ -226,6 +226,39 @@ def families_section() -> None:
     print(md(table))
 
 
+def sizes_section() -> None:
+    """P4 program size per switch of the paper layout, unrolled and as emitted (no tools)."""
+    paper = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=0)
+    plan = mapper.partition(paper, switch.BMV2)
+    t0 = time.perf_counter()
+    emitted = p4.emit(plan, paper)
+    t1 = time.perf_counter()
+    unrolled = p4.emit(plan, paper, unroll_macs=10**12)
+    t2 = time.perf_counter()
+    rows = []
+    for c in configure(plan, paper):
+        rows.append(
+            {
+                "switch": c.name,
+                "layer": plan.shapes[c.layer].name,
+                "MACs/packet": p4.macs_per_packet(c),
+                "form": "looped" if p4.looped(c) else "unrolled",
+                "passes/packet": (c.hi - c.lo) if p4.looped(c) else 1,
+                "P4 kB as emitted": len(emitted.programs[c.name].encode()) / 1000,
+                "P4 kB unrolled": len(unrolled.programs[c.name].encode()) / 1000,
+                "CLI commands": emitted.commands[c.name].count("\n"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    print(f"\n## P4 program size, paper layout {plan.layout} (random int8 weights)\n")
+    print(
+        f"Looped above {p4.UNROLL_MACS} multiply-accumulates per packet. Emitted in "
+        f"{t1 - t0:.1f} s as emitted, {t2 - t1:.1f} s all unrolled; total "
+        f"{df['P4 kB as emitted'].sum() / 1000:.1f} MB vs {df['P4 kB unrolled'].sum() / 1000:.1f} MB.\n"
+    )
+    print(md(df))
+
+
 def bmv2_section(
     n_samples: int = 400, paper_samples: int = 16, compile_timeout_s: float = 1800.0
 ) -> None:
@@ -352,13 +385,15 @@ def _speed_row(name, plan, x, model, r) -> dict:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("section", nargs="?", choices=["families"], help="only this section")
+    ap.add_argument("section", nargs="?", choices=["families", "sizes"], help="only this section")
     ap.add_argument("--bmv2", action="store_true", help="run the real-switch section")
     ap.add_argument("--samples", type=int, default=400, help="samples per data set on BMv2")
     ap.add_argument("--paper-samples", type=int, default=16, help="samples on the paper layout")
     a = ap.parse_args()
     if a.bmv2:
         bmv2_section(a.samples, a.paper_samples)
+    elif a.section == "sizes":  # P4 program sizes, no tools needed
+        sizes_section()
     elif a.section == "families":  # only the held-out family section
         torch.set_num_threads(1)
         families_section()

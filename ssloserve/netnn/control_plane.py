@@ -33,12 +33,17 @@ def port_map(plan: PartitionPlan) -> dict[str, dict[int, str]]:
 
 
 def switch_commands(
-    cfg: SwitchConfig, ports: dict[int, str], weight_offsets: list[int] | None = None
+    cfg: SwitchConfig,
+    ports: dict[int, str],
+    weight_offsets: list[int] | None = None,
+    biases: bool = False,
 ) -> str:
     """simple_switch_CLI commands for one switch: arrival entries, weights, multicast group.
 
     ``weight_offsets``: for a looped program, where each upstream part's weights start in a
-    channel's row (a second parameter of the arrival entries).
+    channel's row (a second parameter of the arrival entries). ``biases``: also write the
+    biases into the ``bias`` register (32-bit two's complement; a looped program that
+    finishes one channel per pass reads them there).
 
     Examples
     --------
@@ -61,6 +66,9 @@ def switch_commands(
             lines.append(f"table_add MyIngress.arrival MyIngress.set_bit {q} => {1 << q}{off}")
         for i, w in enumerate(cfg.weight.ravel()):
             lines.append(f"register_write MyIngress.weights {i} {int(w) & 0xFF}")
+        if biases:
+            for u, b in enumerate(cfg.bias.ravel()):
+                lines.append(f"register_write MyIngress.bias {u} {int(b) & 0xFFFFFFFF}")
     if cfg.shape.kind == "input" or cfg.shape.relu:
         down = [str(p) for p in sorted(ports) if p > n_up]
         lines += ["mc_mgrp_create 1", f"mc_node_create 0 {' '.join(down)}", "mc_node_associate 1 0"]

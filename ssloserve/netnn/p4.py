@@ -39,7 +39,7 @@ from pathlib import Path
 from .control_plane import port_map, switch_commands, topology
 from .executor import SwitchConfig, configure
 from .mapper import PartitionPlan, partition
-from .p4_loop import emit_looped, weight_offsets
+from .p4_loop import emit_looped, loop_finishes, weight_offsets
 from .p4_unrolled import emit_ingress, emit_unrolled
 from .quantize import IntegerModel, random_integer_model
 
@@ -171,7 +171,10 @@ def emit(plan: PartitionPlan, model: IntegerModel, unroll_macs: int = UNROLL_MAC
     programs = {c.name: emit_switch(c, unroll_macs) for c in cfgs}
     commands = {
         c.name: switch_commands(
-            c, ports[c.name], weight_offsets(c) if looped(c, unroll_macs) else None
+            c,
+            ports[c.name],
+            weight_offsets(c) if looped(c, unroll_macs) else None,
+            looped(c, unroll_macs) and loop_finishes(c),
         )
         for c in cfgs
     }

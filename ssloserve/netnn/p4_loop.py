@@ -33,13 +33,14 @@ from .p4_text import (
     INGRESS_START,
     arrival_table,
     finish,
+    forward,
     in_headers,
     layer_parser,
     layer_preamble,
     tail,
 )
 
-__all__ = ["emit_looped", "weight_offsets", "DENSE_TERMS"]
+__all__ = ["emit_looped", "weight_offsets", "loop_finishes", "DENSE_TERMS"]
 
 #: Dense-layer terms per action (each action reads its weights into locals first).
 DENSE_TERMS = 32
@@ -76,6 +77,11 @@ def emit_looped(cfg: SwitchConfig) -> str:
     consts += f"const bit<32> FAN_IN = {s.fan_in};\n"
     if conv:
         consts += f"const bit<32> PLEN = {plen};\n"
+    fin_loop = loop_finishes(cfg)
+    if fin_loop:
+        consts += (
+            f"const bit<32> OLEN = {s.out_length};\nconst bit<32> N_OUT = {ch * s.out_length};\n"
+        )
     out = layer_preamble(cfg, what, True, consts, shared=True)
     heads = in_headers(cfg, shared=True)
     lp = cfg.prev_shape.out_length
@@ -86,7 +92,9 @@ def emit_looped(cfg: SwitchConfig) -> str:
         "    bit<32> woff;      // where the sender's weights start in a channel's row\n"
         "    @field_list(1)\n    bit<32> step;      // output channel of this pass\n"
         "    bit<1>  again;     // recirculate after this pass\n"
-        f"    bit<32> wbase;\n    bit<32> abase;\n{wfields}}}\n\n"
+        "    bit<32> wbase;\n    bit<32> abase;\n"
+        + ("    bit<32> fbase;\n    bit<32> obase;\n" if fin_loop else "")
+        + f"{wfields}}}\n\n"
     )
     out.append(layer_parser(cfg, shared=True))
     out.append(INGRESS_START)
@@ -95,7 +103,14 @@ def emit_looped(cfg: SwitchConfig) -> str:
         "    register<bit<32>>(SLOTS * N_ACC) acc;      // int32 partial sums per sample slot\n"
         "    register<bit<32>>(SLOTS) arrived;          // bitmap of upstream parts heard\n"
     )
+    if fin_loop:
+        out.append(
+            "    register<bit<32>>(PASSES) bias;            // int32, loaded by the control plane\n"
+            "    register<bit<8>>(SLOTS * N_OUT) outbuf;    // the finished channels of a sample\n"
+        )
     out.append(arrival_table(n_up, offset=True))
+    if fin_loop:
+        out.append(_finish_channel(cfg))
     calls: dict[str, list[str]] = {}
     for h, n, _ in heads:
         names = calls.setdefault(h, [])
@@ -138,27 +153,51 @@ def emit_looped(cfg: SwitchConfig) -> str:
         out.append("        meta.abase = meta.slot * N_ACC + meta.step * PLEN;\n")
     else:
         out.append("        meta.abase = meta.slot * N_ACC + meta.step;\n")
+    ind = "    " if fin_loop else ""
+    if fin_loop:
+        out.append("        if (meta.step < PASSES) {\n")
     for h, _, _ in heads:
-        body = "".join(f"            {a}();\n" for a in calls[h])
-        out.append(f"        if (hdr.{h}.isValid()) {{\n{body}        }}\n")
-    out.append(
-        "        if (meta.step < PASSES - 1) {\n"
+        body = "".join(f"{ind}            {a}();\n" for a in calls[h])
+        out.append(f"{ind}        if (hdr.{h}.isValid()) {{\n{body}{ind}        }}\n")
+    if fin_loop:
+        out.append("        }\n")
+    again = (
         "            meta.step = meta.step + 1;   // the next output channel\n"
         "            meta.again = 1;              // MyEgress recirculates the packet\n"
         "            standard_metadata.egress_spec = 1;\n"
-        "        } else {\n"
-        "            bit<32> seen;\n"
+    )
+    out.append(
+        f"        if (meta.step < PASSES - 1) {{\n{again}"
+        + ("        } else if (meta.step == PASSES - 1) {\n" if fin_loop else "        } else {\n")
+        + "            bit<32> seen;\n"
         "            arrived.read(seen, meta.slot);   // into a local, then use it\n"
         "            seen = seen | meta.part_bit;\n"
         "            if (seen == ALL_ARRIVED) {\n"
     )
-    out += finish(cfg, True, indent=" " * 16, shared=True)
+    if fin_loop:  # on to the finish passes, one per channel
+        out.append(_indent(again, 4))
+    else:
+        out += finish(cfg, True, indent=" " * 16, shared=True)
     out.append(
         "            } else {\n"
         "                arrived.write(meta.slot, seen);\n"
         "                mark_to_drop(standard_metadata);   // consumed; nothing to forward yet\n"
-        "            }\n        }\n    }\n}\n"
+        "            }\n"
     )
+    if fin_loop:
+        out.append(
+            "        } else {   // finish pass: channel meta.step - PASSES of the sample\n"
+            "            meta.fbase = meta.slot * N_ACC + (meta.step - PASSES) * PLEN;\n"
+            "            meta.obase = meta.slot * N_OUT + (meta.step - PASSES) * OLEN;\n"
+            "            finish_channel();\n"
+            f"            if (meta.step < 2 * PASSES - 1) {{\n{_indent(again, 4)}"
+            "            } else {\n"
+            "                hdr.res.setValid();\n"
+            "                copy_out();\n"
+        )
+        out += forward(cfg, True, indent=" " * 16, shared=True)
+        out.append("            }\n")
+    out.append("        }\n    }\n}\n")
     emits = "".join(f"        packet.emit(hdr.{h});\n" for h, _, _ in heads)
     egress = (
         "\n        if (meta.again == 1) {\n"
@@ -195,3 +234,60 @@ def _mac_action(name: str, index: str, pre: list[str], terms: list[str]) -> str:
     lines += [f"\n            + {t}" for t in terms]
     lines.append(f";\n        acc.write({index}, (bit<32>)s);\n    }}\n")
     return "".join(lines)
+
+
+def loop_finishes(cfg: SwitchConfig) -> bool:
+    """Whether the looped program also finishes one channel per pass (a hidden convolution:
+    its finish, one requantised value per position and channel, would otherwise dominate the
+    program), rather than all values in the last pass."""
+    return cfg.shape.kind == "conv" and cfg.shape.relu
+
+
+def _indent(text: str, n: int) -> str:
+    return "".join(" " * n + line + "\n" for line in text.splitlines())
+
+
+def _finish_channel(cfg: SwitchConfig) -> str:
+    """Actions ``finish_channel`` (one channel's sums: bias from the ``bias`` register,
+    shift, clamp, max-pool into ``outbuf``; sums reset) and ``copy_out`` (``outbuf`` into
+    the result header, through a local)."""
+    s = cfg.shape
+    ch = cfg.hi - cfg.lo
+    used = s.out_length * s.pool
+    out = ["    action finish_channel() {   // one channel: bias, shift, clamp, max-pool\n"]
+    out.append("        bit<32> t;\n        bit<32> b;\n        int<32> v;\n        int<32> d;\n")
+    if s.pool > 1:
+        out.append("        int<32> m;\n")
+    out.append("        bias.read(b, meta.step - PASSES);\n")
+    for p in range(s.conv_length):
+        if p < used:
+            out.append(f"        acc.read(t, meta.fbase + {p});\n")
+        out.append(
+            f"        acc.write(meta.fbase + {p}, 0);   // reset for the next sample\n"
+            if p == 0
+            else f"        acc.write(meta.fbase + {p}, 0);\n"
+        )
+        if p >= used:
+            continue
+        out.append("        v = (int<32>)t + (int<32>)b;\n")
+        if cfg.shift:
+            out.append(f"        v = v >> {cfg.shift};\n")
+        out.append(
+            "        v = v & ~(v >> 31);\n        d = 127 - v;\n        v = v + (d & (d >> 31));\n"
+        )
+        if s.pool == 1:
+            out.append(f"        outbuf.write(meta.obase + {p}, (bit<8>)(bit<32>)v);\n")
+            continue
+        if p % s.pool == 0:
+            out.append("        m = v;\n")
+        else:
+            out.append("        d = v - m;\n        m = m + (d & ~(d >> 31));\n")
+        if p % s.pool == s.pool - 1:
+            out.append(f"        outbuf.write(meta.obase + {p // s.pool}, (bit<8>)(bit<32>)m);\n")
+    out.append("    }\n")
+    out.append("    action copy_out() {   // the sample's finished values into the result header\n")
+    out.append("        bit<8> o;\n")
+    for i in range(ch * s.out_length):
+        out.append(f"        outbuf.read(o, meta.slot * N_OUT + {i});\n        hdr.res.v{i} = o;\n")
+    out.append("    }\n")
+    return "".join(out)

@@ -22,6 +22,7 @@ __all__ = [
     "layer_parser",
     "arrival_table",
     "finish",
+    "forward",
     "PARSER_START",
     "INGRESS_START",
 ]
@@ -224,8 +225,6 @@ def finish(
     ch = cfg.hi - cfg.lo
     plen = s.conv_length
     final = not s.relu
-    n_up = len(cfg.upstream)
-    n_out = ch if final else ch * s.out_length
     i_ = indent
     # valid before its fields are written: writes to an invalid header are unspecified in P4
     out = [f"{i_}hdr.res.setValid();\n", f"{i_}bit<32> t;\n{i_}int<32> v;\n"]
@@ -265,6 +264,22 @@ def finish(
                 out.append(f"{i_}d = v - m;\n{i_}m = m + (d & ~(d >> 31));{note}\n")
             if p % s.pool == s.pool - 1:
                 out.append(f"{i_}hdr.res.v{o} = (bit<8>)(bit<32>)m;\n")
+    return out + forward(cfg, registered, indent, shared)
+
+
+def forward(
+    cfg: SwitchConfig, registered: bool, indent: str = "            ", shared: bool = False
+) -> list:
+    """The end of the finish: reset the arrival bitmap (``registered``), drop the upstream
+    values from the frame, stamp the switch's layer and part, and send the frame to the next
+    layer (multicast group 1) or, from the last layer, to ``h2``."""
+    s = cfg.shape
+    ch = cfg.hi - cfg.lo
+    final = not s.relu
+    n_up = len(cfg.upstream)
+    n_out = ch if final else ch * s.out_length
+    i_ = indent
+    out = []
     if registered:
         out.append(
             f"{i_}arrived.write(meta.slot, 0);   // reset for the next sample in this slot\n"

@@ -32,6 +32,7 @@ import torch
 from ssloserve.netnn import evaluate, experiment, mapper, models, p4, switch
 from ssloserve.netnn.batched import execute_batched
 from ssloserve.netnn.executor import configure, execute
+from ssloserve.netnn.p4_loop import loop_finishes
 from ssloserve.netnn.quantize import random_integer_model
 
 
@@ -243,7 +244,8 @@ def sizes_section() -> None:
                 "layer": plan.shapes[c.layer].name,
                 "MACs/packet": p4.macs_per_packet(c),
                 "form": "looped" if p4.looped(c) else "unrolled",
-                "passes/packet": (c.hi - c.lo) if p4.looped(c) else 1,
+                "passes per packet": (c.hi - c.lo) if p4.looped(c) else 1,
+                "finish passes": (c.hi - c.lo) if p4.looped(c) and loop_finishes(c) else 0,
                 "P4 kB as emitted": len(emitted.programs[c.name].encode()) / 1000,
                 "P4 kB unrolled": len(unrolled.programs[c.name].encode()) / 1000,
                 "CLI commands": emitted.commands[c.name].count("\n"),

@@ -174,6 +174,57 @@ def _run_looped_macs(src: str, commands: str, part_values: dict) -> np.ndarray:
     return acc
 
 
+def _wrap32(v: int) -> int:
+    return ((v + 2**31) % 2**32) - 2**31
+
+
+def _run_looped_finish(src: str, commands: str, acc: np.ndarray) -> list:
+    """The values a looped program's finish passes put into the result header (one sample
+    slot), from its ``finish_channel`` and ``copy_out`` actions run statement by statement
+    (32-bit wrapping after every assignment), with the emitted ``bias`` writes."""
+    const = {k: int(v) for k, v in re.findall(r"const bit<32> (\w+) = (\d+);", src)}
+    bias = {
+        int(u): _wrap32(int(v))
+        for u, v in re.findall(r"register_write MyIngress\.bias (\d+) (\d+)", commands)
+    }
+    actions = dict(re.findall(r"action (\w+)\(\) \{(.*?)\n    \}", src, re.S))
+    acc = [int(a) for a in acc]
+    outbuf: dict[int, int] = {}
+    res: dict[int, int] = {}
+    casts = ("(int<32>)", "(bit<8>)(bit<32>)")
+
+    def ev(expr: str, env: dict) -> int:
+        for c in casts:
+            expr = expr.replace(c, "")
+        return eval(expr, {}, env)  # +, -, &, ~, >> on Python ints: two's complement
+
+    for u in range(const["PASSES"]):
+        env = {"fbase": u * const["PLEN"], "obase": u * const["OLEN"]}
+        for line in actions["finish_channel"].splitlines():
+            line = line.split("//")[0].strip().replace("meta.", "")
+            if not line or re.match(r"(bit|int)<\d+> \w+;$", line):
+                continue
+            if m := re.match(r"bias\.read\(b, step - PASSES\);$", line):
+                env["b"] = bias[u]
+            elif m := re.match(r"acc\.read\(t, (.+)\);$", line):
+                env["t"] = _wrap32(acc[ev(m.group(1), env)])
+            elif m := re.match(r"acc\.write\((.+), 0\);$", line):
+                acc[ev(m.group(1), env)] = 0
+            elif m := re.match(r"outbuf\.write\((.+), (.+)\);$", line):
+                outbuf[ev(m.group(1), env)] = ev(m.group(2), env) & 0xFF
+            elif m := re.match(r"(\w+) = (.+);$", line):
+                env[m.group(1)] = _wrap32(ev(m.group(2), env))
+            else:
+                raise AssertionError(f"statement not understood: {line}")
+    for o, i in re.findall(
+        r"outbuf\.read\(o, meta\.slot \* N_OUT \+ (\d+)\);\s*hdr\.res\.v(\d+) = o;",
+        actions["copy_out"],
+    ):
+        res[int(i)] = outbuf[int(o)]
+    assert not any(acc), "the finish leaves every partial sum reset"
+    return [res[i] for i in range(const["N_OUT"])]
+
+
 @pytest.mark.parametrize("layout", ["conv", "mlp"])
 def test_looped_programs_add_what_the_layer_computes(layout):
     """Every looped switch's actions, run pass by pass as the program says, add exactly the
@@ -188,7 +239,7 @@ def test_looped_programs_add_what_the_layer_computes(layout):
     x = np.random.default_rng(5).integers(0, 256, (1, plan.shapes[0].out_values)).astype(np.uint8)
     _, outs = m.forward(x, return_all=True)
     ins = [x.reshape(-1).astype(np.int64)] + [o.reshape(-1) for o in outs]
-    looped = 0
+    looped = finished = 0
     for li, layer in enumerate(plan.layers[1:], start=1):
         s, prev, q = plan.shapes[li], plan.shapes[li - 1], m.layers[li - 1]
         ln = prev.out_length
@@ -215,4 +266,8 @@ def test_looped_programs_add_what_the_layer_computes(layout):
             else:
                 want = w @ xin
             assert np.array_equal(got, want), p.name
-    assert looped >= 2
+            if "action finish_channel()" in src:  # the finish passes, from these sums
+                out = _run_looped_finish(src, bundle.commands[p.name], got)
+                assert out == outs[li - 1][0, p.lo : p.hi].ravel().tolist(), p.name
+                finished += 1
+    assert looped >= 2 and finished >= (2 if layout == "conv" else 0)

@@ -269,11 +269,10 @@ def _finish_channel(cfg: SwitchConfig) -> str:
         )
         if p >= used:
             continue
-        out.append("        v = (int<32>)t + (int<32>)b;\n")
-        if cfg.shift:
-            out.append(f"        v = v >> {cfg.shift};\n")
+        out.append("        v = (int<32>)t + (int<32>)b;\n        d = v >> 31;\n")
+        shifted = f"(v >> {cfg.shift})" if cfg.shift else "v"
         out.append(
-            "        v = v & ~(v >> 31);\n        d = 127 - v;\n        v = v + (d & (d >> 31));\n"
+            f"        v = {shifted} & ~d;\n        d = 127 - v;\n        v = v + (d & (d >> 31));\n"
         )
         if s.pool == 1:
             out.append(f"        outbuf.write(meta.obase + {p}, (bit<8>)(bit<32>)v);\n")

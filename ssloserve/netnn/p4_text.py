@@ -227,7 +227,10 @@ def finish(
     final = not s.relu
     i_ = indent
     # valid before its fields are written: writes to an invalid header are unspecified in P4
-    out = [f"{i_}hdr.res.setValid();\n", f"{i_}bit<32> t;\n{i_}int<32> v;\n"]
+    out = [
+        f"{i_}hdr.res.setValid();\n",
+        (f"{i_}bit<32> t;\n" if registered else "") + f"{i_}int<32> v;\n",
+    ]
     if not final:
         out.append(f"{i_}int<32> d;\n" + (f"{i_}int<32> m;\n" if s.pool > 1 else ""))
     bias = cfg.bias.astype(np.int64)
@@ -246,10 +249,12 @@ def finish(
             if final:
                 out.append(f"{i_}hdr.res.v{u} = (bit<32>)v;\n")
                 continue
-            if cfg.shift:
-                out.append(f"{i_}v = v >> {cfg.shift};\n")
             first = i == 0  # comments on the first value only: the program is long enough
-            out.append(f"{i_}v = v & ~(v >> 31);{'   // max(v, 0)' if first else ''}\n")
+            # max(v >> shift, 0): the sign of v before the shift is the sign after it (a
+            # mask taken after the shift is folded by p4c into one shift past 31 bits)
+            out.append(f"{i_}d = v >> 31;{'   // sign mask' if first else ''}\n")
+            shifted = f"(v >> {cfg.shift})" if cfg.shift else "v"
+            out.append(f"{i_}v = {shifted} & ~d;{'   // max(v >> shift, 0)' if first else ''}\n")
             out.append(
                 f"{i_}d = 127 - v;\n{i_}v = v + (d & (d >> 31));{'   // min(v, 127)' if first else ''}\n"
             )

@@ -177,47 +177,46 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
         }
         if (seen == ALL_ARRIVED) {
             hdr.res.setValid();
-            bit<32> t;
             int<32> v;
             int<32> d;
             int<32> m;
             v = meta.a0 + (-3352);
-            v = v >> 8;
-            v = v & ~(v >> 31);   // max(v, 0)
+            d = v >> 31;   // sign mask
+            v = (v >> 8) & ~d;   // max(v >> shift, 0)
             d = 127 - v;
             v = v + (d & (d >> 31));   // min(v, 127)
             m = v;   // max-pool window
             v = meta.a1 + (-3352);
-            v = v >> 8;
-            v = v & ~(v >> 31);
+            d = v >> 31;
+            v = (v >> 8) & ~d;
             d = 127 - v;
             v = v + (d & (d >> 31));
             d = v - m;
             m = m + (d & ~(d >> 31));   // max(m, v)
             hdr.res.v0 = (bit<8>)(bit<32>)m;
             v = meta.a2 + (-3352);
-            v = v >> 8;
-            v = v & ~(v >> 31);
+            d = v >> 31;
+            v = (v >> 8) & ~d;
             d = 127 - v;
             v = v + (d & (d >> 31));
             m = v;
             v = meta.a3 + (-3352);
-            v = v >> 8;
-            v = v & ~(v >> 31);
+            d = v >> 31;
+            v = (v >> 8) & ~d;
             d = 127 - v;
             v = v + (d & (d >> 31));
             d = v - m;
             m = m + (d & ~(d >> 31));
             hdr.res.v1 = (bit<8>)(bit<32>)m;
             v = meta.a4 + (-3352);
-            v = v >> 8;
-            v = v & ~(v >> 31);
+            d = v >> 31;
+            v = (v >> 8) & ~d;
             d = 127 - v;
             v = v + (d & (d >> 31));
             m = v;
             v = meta.a5 + (-3352);
-            v = v >> 8;
-            v = v & ~(v >> 31);
+            d = v >> 31;
+            v = (v >> 8) & ~d;
             d = 127 - v;
             v = v + (d & (d >> 31));
             d = v - m;

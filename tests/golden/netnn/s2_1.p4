@@ -149,8 +149,8 @@ control MyIngress(inout headers_t hdr, inout metadata_t meta,
             acc.read(t, meta.slot * N_ACC + 0);
             acc.write(meta.slot * N_ACC + 0, 0);
             v = (int<32>)t + (1149);
-            v = v >> 7;
-            v = v & ~(v >> 31);   // max(v, 0)
+            d = v >> 31;   // sign mask
+            v = (v >> 7) & ~d;   // max(v >> shift, 0)
             d = 127 - v;
             v = v + (d & (d >> 31));   // min(v, 127)
             hdr.res.v0 = (bit<8>)(bit<32>)v;

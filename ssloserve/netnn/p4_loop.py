@@ -42,6 +42,11 @@ from .p4_text import (
 
 __all__ = ["emit_looped", "weight_offsets", "loop_finishes", "DENSE_TERMS"]
 
+#: Register rows (samples in flight) of a looped program. BMv2 queues a recirculated packet
+#: behind the new packets already waiting, so later samples overtake it: far more rows than
+#: the plan's sample slots keep a later sample from landing on a row still in use.
+LOOP_SLOTS = 1024
+
 #: Dense-layer terms per action (each action reads its weights into locals first).
 DENSE_TERMS = 32
 
@@ -82,7 +87,7 @@ def emit_looped(cfg: SwitchConfig) -> str:
         consts += (
             f"const bit<32> OLEN = {s.out_length};\nconst bit<32> N_OUT = {ch * s.out_length};\n"
         )
-    out = layer_preamble(cfg, what, True, consts, shared=True)
+    out = layer_preamble(cfg, what, True, consts, shared=True, slots=LOOP_SLOTS)
     heads = in_headers(cfg, shared=True)
     lp = cfg.prev_shape.out_length
     n_w = max(n // lp for _, n, _ in heads) * k if conv else 0

@@ -146,7 +146,12 @@ def in_headers(cfg: SwitchConfig, shared: bool = False) -> list[tuple[str, int, 
 
 
 def layer_preamble(
-    cfg: SwitchConfig, what: str, registered: bool, extra_consts: str = "", shared: bool = False
+    cfg: SwitchConfig,
+    what: str,
+    registered: bool,
+    extra_consts: str = "",
+    shared: bool = False,
+    slots: int | None = None,
 ) -> list:
     """Header comment, constants, header types and the ``headers_t`` struct of a layer switch
     (``shared`` as in :func:`in_headers`)."""
@@ -155,7 +160,7 @@ def layer_preamble(
     n_up = len(cfg.upstream)
     final = not s.relu
     out = [header(cfg.name, what)]
-    out.append(f"const bit<32> SLOTS = {cfg.slots};\n")
+    out.append(f"const bit<32> SLOTS = {slots or cfg.slots};\n")
     out.append(f"const bit<8>  PREV_LAYER = {cfg.layer - 1};\n")
     out.append(f"const bit<8>  MY_LAYER = {cfg.layer};\nconst bit<8>  MY_PART = {cfg.part};\n")
     if registered:  # only what the program uses: p4c warns about unused constants

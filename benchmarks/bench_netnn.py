@@ -20,7 +20,6 @@ programs and samples:
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -266,15 +265,14 @@ def bmv2_section(
 ) -> None:
     """Compile time and JSON size per switch; BMv2 and executor packets/s side by side."""
     from ssloserve.netnn.bmv2 import run_bmv2
-    from ssloserve.netnn.p4c import compile_program, require_tools
+    from ssloserve.netnn.p4c import compile_program, require_tools, tool_versions
 
     tools = require_tools()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"tools: {tools}\n")
-    for tool in ("p4c", "simple_switch"):
-        out = subprocess.run([tools[tool], "--version"], capture_output=True, text=True)
-        print(f"{tool} --version: {(out.stdout or out.stderr).strip().splitlines()[0]}")
+    for tool, version in tool_versions().items():
+        print(f"{tool} --version: {version}")
     dets = [experiment.flow_detector(n, seed=0) for n in ("CIC-IDS2017", "NSL-KDD", "UNSW-NB15")]
     dets.append(experiment.packet_detector(seed=0))
     paper = random_integer_model([0, 52, 100, 1], conv=((32, 5, 5), (64, 5, 5)), length=816, seed=0)

@@ -11,7 +11,8 @@ models), :mod:`~ssloserve.netnn.quantize` (8-bit integer model), :mod:`~ssloserv
 :mod:`~ssloserve.netnn.batched` (the same data plane fed batches of frames with numpy),
 :mod:`~ssloserve.netnn.bmv2` (p4c/BMv2 runner, with :mod:`~ssloserve.netnn.p4c`,
 :mod:`~ssloserve.netnn.simple_switch` and :mod:`~ssloserve.netnn.pcap`), :mod:`~ssloserve.netnn.experiment`
-(train-and-score helpers), :mod:`~ssloserve.netnn.evaluate` (held-out attack families) and
+(train-and-score helpers), :mod:`~ssloserve.netnn.evaluate` (held-out attack families),
+:mod:`~ssloserve.netnn.serving` (the same detector on CPU replicas within an SLO) and
 :mod:`~ssloserve.netnn.ui` (widget).
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "pcap",
     "packets",
     "quantize",
+    "serving",
     "simple_switch",
     "switch",
     "ui",

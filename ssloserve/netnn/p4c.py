@@ -22,7 +22,14 @@ from pathlib import Path
 
 from ..errors import ToolError, ToolNotFoundError
 
-__all__ = ["INSTALL_HELP", "find_tools", "require_tools", "Compiled", "compile_program"]
+__all__ = [
+    "INSTALL_HELP",
+    "find_tools",
+    "require_tools",
+    "tool_versions",
+    "Compiled",
+    "compile_program",
+]
 
 INSTALL_HELP = (
     "p4c and BMv2 (simple_switch, simple_switch_CLI) are needed. Install the p4lang packages "
@@ -58,6 +65,16 @@ def require_tools() -> dict[str, str]:
     if missing:
         raise ToolNotFoundError(f"not found on PATH: {', '.join(missing)}. {INSTALL_HELP}")
     return tools  # type: ignore[return-value]
+
+
+def tool_versions() -> dict[str, str]:
+    """The first line ``--version`` prints for p4c and simple_switch (needs the tools)."""
+    tools = require_tools()
+    out = {}
+    for tool in ("p4c", "simple_switch"):
+        run = subprocess.run([tools[tool], "--version"], capture_output=True, text=True)
+        out[tool] = ((run.stdout or run.stderr).strip().splitlines() or ["?"])[0]
+    return out
 
 
 @dataclass(frozen=True)

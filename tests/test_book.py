@@ -460,10 +460,12 @@ def test_chapter_charts_and_widgets_render(server, browser, name):
             ".map(i => i.src)"
         )
         assert not broken, f"images that did not load: {broken}"
-        # Every saved widget view is replaced by a live widget.
+        # Every saved widget view is replaced by a live widget (attached: a finished tqdm bar
+        # that hid itself is a widget too, rightly not visible).
         views = page.locator("script[type='application/vnd.jupyter.widget-view+json']")
         if views.count():
-            page.locator(".jupyter-widgets").first.wait_for(timeout=20_000)
+            page.locator(".jupyter-widgets").first.wait_for(state="attached", timeout=20_000)
+            assert page.locator(".jupyter-widgets").count() >= views.count(), name
         if name == "98_test_vega":
             assert charts.count() == 2
         if name == "99_test_widget":

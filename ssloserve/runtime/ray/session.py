@@ -12,6 +12,7 @@ says what is still alive. Chapter: 00_tour.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import time
@@ -152,6 +153,20 @@ def _token_auth_if_available() -> None:
 
 
 @contextlib.contextmanager
+def _token_notice_silenced():
+    """Ray 2.60 starts a local cluster in token mode (where ``RAY_AUTH_MODE`` is unset)
+    and logs a 240-character notice saying so at every start; the mode is unchanged,
+    only that notice is held back while this session starts Ray."""
+    log = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+@contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = 2):
     """Ray for one run (see the module docstring); yields a :class:`RaySession`."""
     ray = require_ray()
@@ -167,7 +182,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = 2):
                 ray.init(address=address, **kw)
                 session.started_here = False  # joined: the cluster outlives the run
             else:
-                ray.init(num_cpus=num_cpus, **kw)
+                with _token_notice_silenced():
+                    ray.init(num_cpus=num_cpus, **kw)
         except BaseException:
             with contextlib.suppress(Exception):
                 ray.shutdown()
